@@ -1,0 +1,2 @@
+//! The heliograph binary.
+fn main() {}
