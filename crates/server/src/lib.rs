@@ -1,1 +1,214 @@
-//! Placeholder.
+//! The `heliograph` server: loads configuration and key material, opens the store, wires the
+//! domain services into the API router, and serves it over TLS (and optionally plaintext)
+//! until told to stop.
+//!
+//! Tests start the real server in process with [`run`] on a `127.0.0.1:0` listener.
+
+pub mod config;
+pub mod material;
+mod serve;
+mod tls;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use heliograph_api::{AppState, Connections, StateParts};
+use heliograph_chat::certificates::CertificateIssuer;
+use heliograph_chat::clock::SystemClock;
+use heliograph_chat::messages::{Messages, MessagesConfig};
+use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
+use heliograph_chat::registration::{CaptchaMode, Registration, RegistrationConfig};
+use heliograph_chat::Deps;
+use heliograph_storage::Stores;
+use heliograph_types::Redacted;
+
+pub use config::Config;
+
+/// The open store, whichever backend it is.
+enum Store {
+    Sqlite(heliograph_storage::sqlite::SqliteStore),
+    Postgres(heliograph_storage::postgres::PostgresStore),
+}
+
+impl Store {
+    async fn open(config: &Config) -> anyhow::Result<Store> {
+        if config.storage.database_url.is_empty() {
+            let path = config.server.data_dir.join("heliograph.db");
+            let store = heliograph_storage::sqlite::SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("cannot open the SQLite store at {}", path.display()))?;
+            Ok(Store::Sqlite(store))
+        } else {
+            let store = heliograph_storage::postgres::PostgresStore::connect(&config.storage.database_url)
+                .await
+                .context("cannot connect to PostgreSQL (storage.database_url)")?;
+            Ok(Store::Postgres(store))
+        }
+    }
+
+    fn stores(&self) -> Stores {
+        match self {
+            Store::Sqlite(s) => s.stores(),
+            Store::Postgres(s) => s.stores(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+fn code_sender(config: &Config) -> anyhow::Result<Arc<dyn CodeSender>> {
+    Ok(match config.registration.mode.as_str() {
+        "log" => Arc::new(LogSender),
+        "sms" => {
+            let s = &config.registration.sms;
+            Arc::new(
+                SmsSender::new(SmsConfig {
+                    base_url: s.base_url.clone(),
+                    account_sid: s.account_sid.clone(),
+                    auth_token: Redacted::new(s.auth_token.clone()),
+                    from: s.from.clone(),
+                    messaging_service_sid: (!s.messaging_service_sid.is_empty())
+                        .then(|| s.messaging_service_sid.clone()),
+                    timeout: Duration::from_secs(s.timeout_seconds),
+                })
+                .map_err(anyhow::Error::msg)?,
+            )
+        }
+        _ => Arc::new(TestSender),
+    })
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Deletes expired messages, verification sessions and used tokens every few minutes.
+fn spawn_expiry(deps: Deps, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = deps.clock.now_ms();
+            let s = &deps.stores;
+            match s.messages.delete_expired(now).await {
+                Ok(n) if n > 0 => tracing::info!(count = n, "expired messages deleted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "message expiry failed"),
+            }
+            let _ = s.sessions.delete_expired(now).await;
+            let _ = s.used_tokens.delete_expired(now).await;
+        }
+    });
+}
+
+/// Where a running server listens, for callers that bound port 0.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    /// TLS address.
+    pub tls: SocketAddr,
+    /// Plaintext address, if enabled.
+    pub plaintext: Option<SocketAddr>,
+}
+
+/// Runs the server on an already bound TLS listener until `shutdown` completes, then shuts
+/// down gracefully: sockets are closed with 1001, in-flight requests get the configured grace
+/// period, and the store is closed cleanly. `on_ready` is called once everything is listening.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    on_ready: impl FnOnce(&Bound),
+) -> anyhow::Result<()> {
+    let operator_tls = (!config.server.tls_cert.is_empty()).then(|| material::TlsFiles {
+        cert: config.server.tls_cert.clone().into(),
+        key: config.server.tls_key.clone().into(),
+    });
+    let material = material::load_or_create(&config.server.data_dir, operator_tls)?;
+    let acceptor = tls::acceptor(&material.tls.cert, &material.tls.key)?;
+    let store = Store::open(&config).await?;
+
+    let connections = Arc::new(Connections::default());
+    let deps = Deps {
+        stores: store.stores(),
+        clock: Arc::new(SystemClock),
+        disconnector: connections.clone(),
+    };
+    let registration = Registration::new(
+        deps.clone(),
+        RegistrationConfig {
+            captcha: if config.registration.captcha == "off" { CaptchaMode::Off } else { CaptchaMode::Noop },
+            session_ttl_ms: config.registration.session_ttl_seconds * 1000,
+            max_code_attempts: config.registration.max_code_attempts,
+            max_code_requests: config.registration.max_code_requests,
+            resend_delay_secs: config.registration.resend_delay_seconds,
+            ..RegistrationConfig::default()
+        },
+        code_sender(&config)?,
+    );
+    let messages = Messages::new(
+        deps.clone(),
+        MessagesConfig {
+            ttl_ms: config.messages.ttl_days * DAY_MS,
+        },
+        connections.clone(),
+    );
+    let certificates = Arc::new(CertificateIssuer::new(
+        &material.trust_root,
+        material.server_certificate_key.clone(),
+        config.certificates.sender_certificate_days * DAY_MS,
+    ));
+    let stop = CancellationToken::new();
+    spawn_expiry(deps.clone(), stop.clone());
+    let state = AppState::new(StateParts {
+        deps,
+        registration,
+        messages,
+        certificates,
+        connections,
+        shutdown: stop.clone(),
+        remote_config: config.remote_config.clone().into_iter().collect::<BTreeMap<_, _>>(),
+    });
+    let app = heliograph_api::app(state.clone());
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let handshake = Duration::from_secs(config.server.handshake_timeout_seconds);
+    let mut bound = Bound {
+        tls: listener.local_addr()?,
+        plaintext: None,
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    if !config.server.plaintext_listen.is_empty() {
+        let addr = config::parse_addr(&config.server.plaintext_listen, "server.plaintext_listen")?;
+        let plain = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        bound.plaintext = Some(plain.local_addr()?);
+        servers.spawn(serve::serve(plain, None, app.clone(), stop.clone(), grace, handshake));
+    }
+    servers.spawn(serve::serve(listener, Some(acceptor), app, stop.clone(), grace, handshake));
+    on_ready(&bound);
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    stop.cancel();
+    state.tasks.close();
+    while servers.join_next().await.is_some() {}
+    if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
+        tracing::warn!("some sockets did not close within the shutdown grace period");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

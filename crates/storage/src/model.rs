@@ -31,9 +31,9 @@ pub struct Account {
     /// Salted hash of the registration lock token, if a lock is set.
     #[serde(default)]
     pub registration_lock: Option<SaltedHash>,
-    /// Registration recovery password (32 bytes), if set.
+    /// Salted hash of the registration recovery password, if set.
     #[serde(default)]
-    pub recovery_password: Option<Vec<u8>>,
+    pub recovery_password: Option<SaltedHash>,
     /// The devices, primary first; ids are unique.
     pub devices: Vec<Device>,
     /// Creation time, epoch milliseconds.

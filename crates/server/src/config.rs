@@ -1,0 +1,362 @@
+//! Layered configuration: embedded defaults → config file → `HELIOGRAPH_SECTION__KEY`
+//! environment variables → CLI flags, with `*_file` indirection for secrets, validation with
+//! messages that say how to fix the problem, and warnings for unknown keys.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The documented defaults, compiled in.
+pub const DEFAULTS: &str = include_str!("../defaults.toml");
+
+/// Keys whose values are secrets: masked by `config check`.
+const SECRET_KEYS: &[&str] = &["auth_token", "database_url", "tls_key"];
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Listener and data directory.
+    pub server: ServerConfig,
+    /// Database selection.
+    pub storage: StorageConfig,
+    /// Registration behaviour.
+    pub registration: RegistrationSection,
+    /// Message queues.
+    pub messages: MessagesConfig,
+    /// Sealed-sender certificates.
+    pub certificates: CertificatesConfig,
+    /// Extra `/v2/config` entries.
+    #[serde(default)]
+    pub remote_config: BTreeMap<String, String>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// TLS listen address.
+    pub listen: String,
+    /// Plaintext listen address, or empty.
+    pub plaintext_listen: String,
+    /// Operator certificate chain (PEM path), or empty.
+    pub tls_cert: String,
+    /// Operator private key (PEM path), or empty.
+    pub tls_key: String,
+    /// Graceful shutdown window.
+    pub shutdown_grace_seconds: u64,
+    /// TLS handshake timeout.
+    pub handshake_timeout_seconds: u64,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageConfig {
+    /// Empty for SQLite, or a `postgres://` URL.
+    pub database_url: String,
+}
+
+/// `[registration]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationSection {
+    /// `test`, `log` or `sms`.
+    pub mode: String,
+    /// `noop` or `off`.
+    pub captcha: String,
+    /// Session lifetime.
+    pub session_ttl_seconds: i64,
+    /// Wrong codes allowed per session.
+    pub max_code_attempts: u32,
+    /// Code requests allowed per session.
+    pub max_code_requests: u32,
+    /// Seconds between code requests.
+    pub resend_delay_seconds: i64,
+    /// The SMS provider.
+    pub sms: SmsSection,
+}
+
+/// `[registration.sms]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmsSection {
+    /// API base URL.
+    pub base_url: String,
+    /// Account SID.
+    pub account_sid: String,
+    /// Auth token (secret).
+    pub auth_token: String,
+    /// Sender number.
+    pub from: String,
+    /// Messaging service SID.
+    pub messaging_service_sid: String,
+    /// Request timeout.
+    pub timeout_seconds: u64,
+}
+
+/// `[messages]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessagesConfig {
+    /// Queue TTL in days.
+    pub ttl_days: i64,
+}
+
+/// `[certificates]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificatesConfig {
+    /// Sender certificate lifetime in days.
+    pub sender_certificate_days: i64,
+}
+
+/// CLI values that override every other layer (None = not given).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--plaintext-listen`.
+    pub plaintext_listen: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+/// What loading produced: the configuration and warnings to print.
+pub struct Loaded {
+    /// The effective configuration.
+    pub config: Config,
+    /// Unknown keys and similar non-fatal findings.
+    pub warnings: Vec<String>,
+}
+
+/// Loads and validates the configuration from all layers.
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Loaded> {
+    load_with_env(file, overrides, Env::prefixed("HELIOGRAPH_"))
+}
+
+fn load_with_env(file: Option<&Path>, overrides: &Overrides, env: Env) -> anyhow::Result<Loaded> {
+    let mut figment = Figment::from(Toml::string(DEFAULTS));
+    if let Some(path) = file {
+        if !path.exists() {
+            bail!("config file {} does not exist", path.display());
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    figment = figment.merge(env.filter(|k| k.as_str().contains("__")).split("__"));
+    let mut cli = serde_json::Map::new();
+    let mut server = serde_json::Map::new();
+    if let Some(d) = &overrides.data_dir {
+        server.insert("data_dir".into(), Value::String(d.display().to_string()));
+    }
+    if let Some(l) = &overrides.listen {
+        server.insert("listen".into(), Value::String(l.clone()));
+    }
+    if let Some(l) = &overrides.plaintext_listen {
+        server.insert("plaintext_listen".into(), Value::String(l.clone()));
+    }
+    if !server.is_empty() {
+        cli.insert("server".into(), Value::Object(server));
+    }
+    if let Some(url) = &overrides.database_url {
+        cli.insert("storage".into(), serde_json::json!({ "database_url": url }));
+    }
+    figment = figment.merge(Serialized::defaults(Value::Object(cli)));
+
+    let mut merged: Value = figment
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    resolve_files(&mut merged)?;
+
+    let defaults: Value = Figment::from(Toml::string(DEFAULTS))
+        .extract()
+        .context("built-in defaults are invalid")?;
+    let mut warnings = Vec::new();
+    unknown_keys(&merged, &defaults, "", &mut warnings);
+
+    let config: Config = serde_json::from_value(merged)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    validate(&config)?;
+    Ok(Loaded { config, warnings })
+}
+
+/// Replaces every `key_file = "path"` by `key = <file contents>` (trailing newline trimmed).
+fn resolve_files(value: &mut Value) -> anyhow::Result<()> {
+    let Value::Object(map) = value else {
+        return Ok(());
+    };
+    let file_keys: Vec<String> = map
+        .keys()
+        .filter(|k| k.ends_with("_file"))
+        .cloned()
+        .collect();
+    for key in file_keys {
+        if let Some(Value::String(path)) = map.remove(&key) {
+            let base = key.trim_end_matches("_file").to_owned();
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {key} = {path}"))?;
+            map.insert(base, Value::String(text.trim_end_matches(['\n', '\r']).to_owned()));
+        }
+    }
+    for v in map.values_mut() {
+        resolve_files(v)?;
+    }
+    Ok(())
+}
+
+fn unknown_keys(value: &Value, defaults: &Value, prefix: &str, out: &mut Vec<String>) {
+    let (Value::Object(map), Value::Object(known)) = (value, defaults) else {
+        return;
+    };
+    for (k, v) in map {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        // remote_config is free-form by design.
+        if path == "remote_config" {
+            continue;
+        }
+        match known.get(k) {
+            Some(d) => unknown_keys(v, d, &path, out),
+            None => out.push(format!("unknown configuration key `{path}` (ignored)")),
+        }
+    }
+}
+
+fn validate(c: &Config) -> anyhow::Result<()> {
+    parse_addr(&c.server.listen, "server.listen")?;
+    if !c.server.plaintext_listen.is_empty() {
+        parse_addr(&c.server.plaintext_listen, "server.plaintext_listen")?;
+    }
+    if c.server.tls_cert.is_empty() != c.server.tls_key.is_empty() {
+        bail!("server.tls_cert and server.tls_key must be set together (or both left empty to use the generated local CA)");
+    }
+    let db = &c.storage.database_url;
+    if !db.is_empty() && !db.starts_with("postgres://") && !db.starts_with("postgresql://") {
+        bail!("storage.database_url must be empty (embedded SQLite) or a postgres:// URL");
+    }
+    match c.registration.mode.as_str() {
+        "test" | "log" => {}
+        "sms" => {
+            let sms = &c.registration.sms;
+            if sms.account_sid.is_empty() || sms.auth_token.is_empty() {
+                bail!("registration.mode = \"sms\" needs registration.sms.account_sid and registration.sms.auth_token (or auth_token_file)");
+            }
+            if sms.from.is_empty() && sms.messaging_service_sid.is_empty() {
+                bail!("registration.mode = \"sms\" needs registration.sms.from or registration.sms.messaging_service_sid");
+            }
+        }
+        other => bail!("registration.mode = {other:?}: use \"test\", \"log\" or \"sms\""),
+    }
+    match c.registration.captcha.as_str() {
+        "noop" | "off" => {}
+        other => bail!("registration.captcha = {other:?}: use \"noop\" or \"off\""),
+    }
+    if c.messages.ttl_days < 1 {
+        bail!("messages.ttl_days must be at least 1");
+    }
+    if c.certificates.sender_certificate_days < 1 {
+        bail!("certificates.sender_certificate_days must be at least 1");
+    }
+    if c.registration.session_ttl_seconds < 60 {
+        bail!("registration.session_ttl_seconds must be at least 60");
+    }
+    Ok(())
+}
+
+/// Parses `ADDR:PORT`, naming the key in the error.
+pub fn parse_addr(text: &str, key: &str) -> anyhow::Result<SocketAddr> {
+    text.parse()
+        .with_context(|| format!("{key} = {text:?} is not ADDR:PORT (e.g. 127.0.0.1:8443)"))
+}
+
+/// The configuration as TOML with secret values masked, for `heliograph config check`.
+pub fn render_masked(config: &Config) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(config)?;
+    mask(&mut value);
+    let toml_value: toml::Value = serde_json::from_value(value)?;
+    Ok(toml::to_string_pretty(&toml_value)?)
+}
+
+fn mask(value: &mut Value) {
+    if let Value::Object(map) = value {
+        for (k, v) in map.iter_mut() {
+            if SECRET_KEYS.contains(&k.as_str()) {
+                if let Value::String(s) = v {
+                    if !s.is_empty() {
+                        *s = "<masked>".into();
+                    }
+                }
+            } else {
+                mask(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_none() -> Env {
+        Env::prefixed("HELIOGRAPH_TEST_NOTHING_SET_")
+    }
+
+    #[test]
+    fn defaults_are_the_dev_profile() {
+        let loaded = load_with_env(None, &Overrides::default(), env_none()).unwrap();
+        assert_eq!(loaded.config.server.listen, "127.0.0.1:8443");
+        assert_eq!(loaded.config.server.data_dir, PathBuf::from("./heliograph-data"));
+        assert_eq!(loaded.config.registration.mode, "test");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn layers_file_env_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("h.toml");
+        let secret = dir.path().join("token");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:1000\"\nbogus = 1\n[registration]\nmode = \"sms\"\n[registration.sms]\naccount_sid = \"AC1\"\nfrom = \"+15550001111\"\nauth_token_file = {:?}\n",
+                secret.display()
+            ),
+        )
+        .unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HELIOGRAPH_MESSAGES__TTL_DAYS", "3");
+            jail.set_env("HELIOGRAPH_SERVER__LISTEN", "127.0.0.1:2000");
+            let overrides = Overrides {
+                listen: Some("127.0.0.1:3000".into()),
+                ..Default::default()
+            };
+            let loaded = load(Some(&file), &overrides).unwrap();
+            assert_eq!(loaded.config.server.listen, "127.0.0.1:3000", "CLI wins");
+            assert_eq!(loaded.config.messages.ttl_days, 3, "env beats defaults");
+            assert_eq!(loaded.config.registration.sms.auth_token, "s3cret");
+            assert_eq!(loaded.warnings, vec!["unknown configuration key `server.bogus` (ignored)"]);
+            let shown = render_masked(&loaded.config).unwrap();
+            assert!(shown.contains("<masked>") && !shown.contains("s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn validation_says_how_to_fix() {
+        let bad = Overrides {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        };
+        let err = load_with_env(None, &bad, env_none()).err().unwrap().to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let bad_db = Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        let err = load_with_env(None, &bad_db, env_none()).err().unwrap().to_string();
+        assert!(err.contains("postgres://"), "{err}");
+    }
+}
