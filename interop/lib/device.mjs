@@ -169,6 +169,8 @@ export function bundleFromJson(identityKeyB64, dev) {
 }
 
 // ---------------------------------------------------------------- the device
+export const DEFAULT_CAPABILITIES = { spqr: true, attachmentBackfill: true, usernameChangeSyncMessage: true };
+
 export class Device {
   constructor({ label = 'device', e164 = randomE164(), deviceId = 1, password } = {}) {
     this.label = label;
@@ -198,12 +200,12 @@ export class Device {
   setRegistered({ aci, pni }) { this.aci = aci; this.pni = pni?.replace(/^PNI:/, '') ?? null; return this; }
 
   /** The JSON body of `POST /v1/registration` (server contract §1.2). */
-  registrationJson(sessionId, { capabilities = { spqr: true, storage: false, transfer: false } } = {}) {
+  registrationJson(sessionId, { capabilities = DEFAULT_CAPABILITIES, uakEncoding = 'base64' } = {}) {
     const a = this.aciKeys.ensureBaseKeys();
     const p = this.pniKeys.ensureBaseKeys();
     return {
       sessionId,
-      accountAttributes: this.accountAttributesJson({ capabilities }),
+      accountAttributes: this.accountAttributesJson({ capabilities, uakEncoding }),
       skipDeviceTransfer: true,
       aciIdentityKey: b64(a.publicKey.serialize()),
       pniIdentityKey: b64(p.publicKey.serialize()),
@@ -213,13 +215,17 @@ export class Device {
       pniPqLastResortPreKey: kemPreKeyJson(p.lastResort),
     };
   }
-  accountAttributesJson({ capabilities = { spqr: true } } = {}) {
+  /**
+   * `uakEncoding`: 'base64' (what Signal-Android's Jackson sends) or 'array' (what libsignal's typed
+   * registerAccount sends: a JSON array of 16 numbers). A server must accept both.
+   */
+  accountAttributesJson({ capabilities = DEFAULT_CAPABILITIES, uakEncoding = 'base64' } = {}) {
     return {
       fetchesMessages: true,
       registrationId: this.aciKeys.registrationId,
       pniRegistrationId: this.pniKeys.registrationId,
       capabilities,
-      unidentifiedAccessKey: b64(this.unidentifiedAccessKey),
+      unidentifiedAccessKey: uakEncoding === 'array' ? [...this.unidentifiedAccessKey] : b64(this.unidentifiedAccessKey),
       unrestrictedUnidentifiedAccess: false,
       discoverableByPhoneNumber: true,
       recoveryPassword: b64(this.recoveryPassword),

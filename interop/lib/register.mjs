@@ -9,7 +9,7 @@
 // session, and any verification code is accepted.
 import assert from 'node:assert/strict';
 import { Net as NetNs } from '@signalapp/libsignal-client';
-import { Device } from './device.mjs';
+import { Device, DEFAULT_CAPABILITIES } from './device.mjs';
 import { basicAuth, call, b64url } from './http.mjs';
 import { connectUnauth } from './net.mjs';
 
@@ -47,7 +47,7 @@ export async function registerTyped(net, device = new Device()) {
       registrationLock: null,
       unidentifiedAccessKey: device.unidentifiedAccessKey,
       unrestrictedUnidentifiedAccess: false,
-      capabilities: new Set(['spqr']),
+      capabilities: new Set(Object.keys(DEFAULT_CAPABILITIES)),
       discoverableByPhoneNumber: true,
     }),
     aciPublicKey: a.publicKey,
@@ -67,7 +67,7 @@ function stateJson(s) { return { ...s, requestedInformation: [...(s.requestedInf
  * Register `device` with raw REST calls on an unauthenticated socket (`chat` given, or opened
  * from `net`). Returns {device, response (JSON of POST /v1/registration), sessionId}.
  */
-export async function registerRaw(netOrChat, device = new Device()) {
+export async function registerRaw(netOrChat, device = new Device(), { uakEncoding = 'base64' } = {}) {
   let chat = netOrChat; let own = false;
   if (typeof netOrChat.connectUnauthenticatedChat === 'function') { chat = (await connectUnauth(netOrChat)).chat; own = true; }
   try {
@@ -82,7 +82,7 @@ export async function registerRaw(netOrChat, device = new Device()) {
     const s4 = (await call(chat, 'PUT', `/v1/verification/session/${id}/code`, 200, { json: { code: TEST_CODE } })).json;
     assert.equal(s4.verified, true, `session verified: ${JSON.stringify(s4)}`);
     const res = await call(chat, 'POST', '/v1/registration', 200, {
-      json: device.registrationJson(s1.id),
+      json: device.registrationJson(s1.id, { uakEncoding }),
       auth: basicAuth(device.e164, device.password),
     });
     const r = res.json;
