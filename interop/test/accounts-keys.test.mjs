@@ -60,6 +60,12 @@ for (const httpVersion of versions) {
     const alice = new Device({ label: 'alice' });
     const bob = new Device({ label: 'bob' });
     const bobAciEc = []; const bobAciKem = [];
+    // Later tests build on earlier ones; fail them with a clear cause instead of a confusing one.
+    const need = ({ accounts = true, chats = true, keys = false } = {}) => {
+      if (accounts) assert.ok(alice.aci && bob.aci, 'prerequisite failed: Alice and Bob are not both registered (see the registration tests)');
+      if (chats) assert.ok(aliceChat && bobChat, 'prerequisite failed: no authenticated sockets (see the whoami test)');
+      if (keys) assert.ok(bobAciEc.length, 'prerequisite failed: Bob\'s keys were not uploaded');
+    };
 
     before(async () => {
       net = makeNet(srv, httpVersion);
@@ -90,6 +96,7 @@ for (const httpVersion of versions) {
     });
 
     test('authenticated sockets and whoami', T, async () => {
+      need({ chats: false });
       ({ chat: aliceChat } = await connectAuth(net, alice.account));
       ({ chat: bobChat } = await connectAuth(net, bob.account));
       for (const [d, chat] of [[alice, aliceChat], [bob, bobChat]]) {
@@ -102,6 +109,7 @@ for (const httpVersion of versions) {
     });
 
     test('HEAD /v1/accounts/account/{serviceId}: 200 for existing ACI and PNI, 404 otherwise', { ...T, skip: onlyHeliograph('HEAD account') }, async () => {
+      need({ chats: false });
       await call(unauth, 'HEAD', `/v1/accounts/account/${bob.aci}`, 200);
       await call(unauth, 'HEAD', `/v1/accounts/account/PNI:${bob.pni}`, 200);
       await call(unauth, 'HEAD', `/v1/accounts/account/${randomUUID()}`, 404);
@@ -110,11 +118,13 @@ for (const httpVersion of versions) {
     });
 
     test('GET /v2/config', { ...T, skip: onlyHeliograph('v2 config shape') }, async () => {
+      need();
       const res = await call(aliceChat, 'GET', '/v2/config', 200);
       assert.equal(typeof res.json?.config, 'object', `config object: ${res.text}`);
     });
 
     test('Bob uploads one-time keys with PUT /v2/keys (ACI and PNI), counts match', T, async () => {
+      need();
       const aciBody = bob.keysUploadJson(ServiceIdKind.Aci, { oneTimeEc: 3, oneTimeKem: 2 });
       bobAciEc.push(...aciBody.preKeys.map((k) => k.keyId));
       bobAciKem.push(...aciBody.pqPreKeys.map((k) => k.keyId));
@@ -127,6 +137,7 @@ for (const httpVersion of versions) {
 
     if (httpVersion === 2) {
       test('Alice uploads keys with the typed gRPC key APIs; getPreKeyCount agrees with REST', { ...T, skip: onlyHeliograph('gRPC Keys service') }, async () => {
+        need();
         const a = alice.aciKeys; const p = alice.pniKeys;
         await aliceChat.setSignedEcPreKey({ identity: ServiceIdKind.Aci, preKey: signedPreKeyTyped(a.newSignedPreKey()) });
         await aliceChat.setLastResortKemPreKey({ identity: ServiceIdKind.Aci, preKey: kemPreKeyTyped(a.newLastResort()) });
@@ -142,6 +153,7 @@ for (const httpVersion of versions) {
       });
 
       test('typed gRPC upload with a bad signature is rejected', { ...T, skip: onlyHeliograph('gRPC Keys service') }, async () => {
+        need();
         const pub = PrivateKey.generate().getPublicKey();
         const wrongSig = IdentityKeyPair.generate().privateKey.sign(pub.serialize());
         await assert.rejects(aliceChat.setSignedEcPreKey({ identity: ServiceIdKind.Aci, preKey: { keyId: 999, publicKey: pub, signature: wrongSig } }),
@@ -150,6 +162,7 @@ for (const httpVersion of versions) {
       });
     } else {
       test('Alice uploads keys with PUT /v2/keys (HTTP/1.1: the typed key APIs are gRPC-only)', T, async () => {
+        need();
         await call(aliceChat, 'PUT', '/v2/keys', PUT_KEYS_OK, { json: alice.keysUploadJson(ServiceIdKind.Aci, { oneTimeEc: 2, oneTimeKem: 1, signed: true, lastResort: true }) });
         assert.deepEqual((await call(aliceChat, 'GET', '/v2/keys', 200)).json, { count: 2, pqCount: 1 });
       });
@@ -157,6 +170,7 @@ for (const httpVersion of versions) {
 
     const seenEc = new Set(); const seenKem = new Set();
     test('Alice fetches Bob\'s bundle with typed getPreKeys (access key), PQXDH round trip', T, async () => {
+      need({ keys: true });
       const res = await unauth.getPreKeys({ target: bob.aciServiceId, device: { deviceId: 1 }, auth: { accessKey: bob.unidentifiedAccessKey } });
       assert.ok(res.identityKey.equals(bob.aciKeys.publicKey), 'identity key is Bob\'s ACI identity key');
       assert.equal(res.preKeyBundles.length, 1);
@@ -175,11 +189,13 @@ for (const httpVersion of versions) {
     });
 
     test('one-time key counts decrease after a fetch', T, async () => {
+      need({ keys: true });
       assert.deepEqual((await call(bobChat, 'GET', '/v2/keys', 200)).json, { count: 2, pqCount: 1 });
       assert.deepEqual((await call(bobChat, 'GET', '/v2/keys?identity=pni', 200)).json, { count: 2, pqCount: 1 }, 'PNI keys untouched');
     });
 
     test('account-authenticated fetch (GET /v2/keys/{aci}/1 on Alice\'s socket), round trip', T, async () => {
+      need({ keys: true });
       const res = await call(aliceChat, 'GET', `/v2/keys/${bob.aci}/1`, 200);
       const { identityKey, devices } = res.json;
       assert.equal(identityKey, b64(bob.aciKeys.publicKey.serialize()));
@@ -195,6 +211,7 @@ for (const httpVersion of versions) {
     });
 
     test('last-resort Kyber key once one-time Kyber keys run out; no EC key once those run out', T, async () => {
+      need({ keys: true });
       // Kyber one-time keys are exhausted now: the last-resort key comes back, still signed.
       const r1 = await unauth.getPreKeys({ target: bob.aciServiceId, device: 'all', auth: { accessKey: bob.unidentifiedAccessKey } });
       assert.equal(r1.preKeyBundles.length, 1);
@@ -214,6 +231,7 @@ for (const httpVersion of versions) {
     });
 
     test('fetch of Bob\'s PNI keys (account auth) gives the PNI identity and registration id; round trip to the PNI', T, async () => {
+      need({ keys: true });
       const res = await call(aliceChat, 'GET', `/v2/keys/PNI:${bob.pni}/*`, 200);
       assert.equal(res.json.identityKey, b64(bob.pniKeys.publicKey.serialize()));
       const dev = res.json.devices[0];
@@ -224,6 +242,7 @@ for (const httpVersion of versions) {
     });
 
     test('Alice\'s own keys, uploaded above, work for Bob (typed fetch, access key)', T, async () => {
+      need();
       const res = await unauth.getPreKeys({ target: alice.aciServiceId, device: { deviceId: 1 }, auth: { accessKey: alice.unidentifiedAccessKey } });
       const bundle = res.preKeyBundles[0];
       assert.equal(bundle.signedPreKeyId(), alice.aciKeys.signedPreKey.id(), 'the signed prekey Alice set last');
@@ -231,6 +250,7 @@ for (const httpVersion of versions) {
     });
 
     test('POST /v2/keys/check: 200 for a matching digest, 409 otherwise', { ...T, skip: onlyHeliograph('keys check') }, async () => {
+      need();
       await call(bobChat, 'POST', '/v2/keys/check', 200, { json: { identityType: 'ACI', digest: b64(keysCheckDigest(bob.aciKeys)) } });
       await call(bobChat, 'POST', '/v2/keys/check', 200, { json: { identityType: 'pni', digest: b64(keysCheckDigest(bob.pniKeys)) } });
       await call(bobChat, 'POST', '/v2/keys/check', 409, { json: { identityType: 'ACI', digest: b64(randomBytes(32)) } });
@@ -238,6 +258,7 @@ for (const httpVersion of versions) {
 
     // ------------------------------------------------------------ negative cases
     test('wrong password: authenticated connect fails with 403 at the upgrade', { ...T, skip: onlyHeliograph('403 on bad credentials') }, async () => {
+      need({ chats: false });
       await assert.rejects(connectAuth(net, { ...alice.account, password: 'wrong-password' }), (e) => {
         assert.match(String(e.message), /403/, `expected a 403 at upgrade, got: ${e.message}`);
         return true;
@@ -246,12 +267,14 @@ for (const httpVersion of versions) {
     });
 
     test('REST on the unauthenticated socket with a wrong authorization header: 401', { ...T, skip: onlyHeliograph('401 semantics') }, async () => {
+      need();
       await call(unauth, 'GET', '/v1/accounts/whoami', 401, { auth: basicAuth(`${alice.aci}.1`, 'wrong-password') });
       await call(unauth, 'GET', '/v1/accounts/whoami', 401);
       await call(unauth, 'PUT', '/v2/keys', 401, { json: {}, auth: basicAuth(`${alice.aci}.1`, 'wrong-password') });
     });
 
     test('bad prekey signatures are rejected with 422 (PUT /v2/keys)', { ...T, skip: onlyHeliograph('422 on bad signature') }, async () => {
+      need();
       const forged = IdentityKeyPair.generate();
       const body = bob.keysUploadJson(ServiceIdKind.Aci, { signed: true });
       body.signedPreKey.signature = b64(forged.privateKey.sign(Buffer.from(body.signedPreKey.publicKey, 'base64')));
@@ -275,6 +298,7 @@ for (const httpVersion of versions) {
     });
 
     test('malformed JSON: 400 for unparseable, 422 for wrong types', { ...T, skip: onlyHeliograph('status codes') }, async () => {
+      need();
       await call(bobChat, 'PUT', '/v2/keys', 400, { body: '{"preKeys": [', headers: [['content-type', 'application/json']] });
       await call(bobChat, 'PUT', '/v2/keys', 422, { json: { preKeys: 'not-a-list' } });
       await call(unauth, 'POST', '/v1/verification/session', [400, 422], { body: 'not json', headers: [['content-type', 'application/json']] });
@@ -282,6 +306,7 @@ for (const httpVersion of versions) {
     });
 
     test('unknown account or device: 404 with account auth, 401 with an access key', { ...T, skip: onlyHeliograph('OptionalAccess semantics') }, async () => {
+      need({ keys: true });
       await call(aliceChat, 'GET', `/v2/keys/${randomUUID()}/1`, 404);
       await call(aliceChat, 'GET', `/v2/keys/${randomUUID()}/*`, 404);
       await call(aliceChat, 'GET', `/v2/keys/${bob.aci}/5`, 404);
@@ -306,6 +331,7 @@ for (const httpVersion of versions) {
     });
 
     test('DELETE /v1/accounts/me: the account is gone', { ...T, skip: onlyHeliograph('account deletion') }, async () => {
+      need();
       const { device: dave } = await registerRaw(unauth, new Device({ label: 'dave' }), { uakEncoding: 'array' });
       const { chat } = await connectAuth(net, dave.account);
       await call(chat, 'DELETE', '/v1/accounts/me', 204);
