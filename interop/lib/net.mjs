@@ -34,16 +34,18 @@ export class RecordingListener {
     this.queueEmpty = 0;
     this.interrupted = [];
     this.alerts = [];
+    this.events = []; // 'message' | 'queueEmpty' | 'interrupted' in arrival order
     this._waiters = [];
   }
   _notify() { for (const w of [...this._waiters]) w(); }
-  onConnectionInterrupted(cause) { this.interrupted.push(cause ?? null); this._notify(); }
+  onConnectionInterrupted(cause) { this.interrupted.push(cause ?? null); this.events.push('interrupted'); this._notify(); }
   onIncomingMessage(envelope, timestamp, ack) {
     this.messages.push({ envelope, timestamp, ack });
+    this.events.push('message');
     if (this.autoAck) ack.send(200);
     this._notify();
   }
-  onQueueEmpty() { this.queueEmpty += 1; this._notify(); }
+  onQueueEmpty() { this.queueEmpty += 1; this.events.push('queueEmpty'); this._notify(); }
   onReceivedAlerts(alerts) { this.alerts.push(alerts); this._notify(); }
   /** Resolve once pred() is truthy (checked on each event); reject after timeoutMs. */
   waitFor(pred, timeoutMs = 5000, what = 'event') {
