@@ -62,7 +62,13 @@ function waitForLine(child, pattern, timeoutMs, what, stderrTail) {
 }
 
 function stopChild(child, stderrTail, what) {
+  // Once the child is gone, drop our ends of its pipes: a grandchild that inherited them (e.g. a
+  // wrapper script's subprocess) must not keep the test process alive.
+  const release = () => { child.stdout?.destroy(); child.stderr?.destroy(); child.stdin?.destroy(); };
   return async () => {
+    try { return await stopInner(); } finally { release(); }
+  };
+  async function stopInner() {
     if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
     const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
     child.kill('SIGTERM');
@@ -76,7 +82,7 @@ function stopChild(child, stderrTail, what) {
       throw new Error(`${what} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed).\n--- stderr ---\n${stderrTail.get()}`);
     }
     return res;
-  };
+  }
 }
 
 /** Wait until `file` exists (the server writes public files on first start). */
