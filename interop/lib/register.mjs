@@ -13,6 +13,7 @@ import { Device, DEFAULT_CAPABILITIES } from './device.mjs';
 import { basicAuth, call, b64url } from './http.mjs';
 import { connectUnauth } from './net.mjs';
 
+export const SESSION_ID_CHARS = /^[A-Za-z0-9\-_.~!$&,()*+;=:@]+$/;
 export const TEST_CAPTCHA = 'noop.noop.registration.noop';
 // Heliograph accepts any code in test mode; Signal's mock server (harness validation) wants 111111.
 export const TEST_CODE = '111111';
@@ -73,9 +74,12 @@ export async function registerRaw(netOrChat, device = new Device(), { uakEncodin
   try {
     const s1 = (await call(chat, 'POST', '/v1/verification/session', 200, { json: { number: device.e164 } })).json;
     assert.equal(typeof s1.id, 'string', 'session has a string id');
+    // libsignal rejects session ids outside this set (InvalidSessionId) and puts them in the path
+    // unencoded; the contract says URL-safe base64 with padding.
+    assert.match(s1.id, SESSION_ID_CHARS, `session id ${s1.id} has characters libsignal refuses`);
     assert.equal(s1.verified, false);
     assert.ok(Array.isArray(s1.requestedInformation), 'requestedInformation is an array');
-    const id = encodeURIComponent(s1.id);
+    const id = s1.id;
     const s2 = (await call(chat, 'PATCH', `/v1/verification/session/${id}`, 200, { json: { captcha: TEST_CAPTCHA } })).json;
     assert.equal(s2.allowedToRequestCode, true, `captcha accepted: ${JSON.stringify(s2)}`);
     await call(chat, 'POST', `/v1/verification/session/${id}/code`, 200, { json: { transport: 'sms', client: TEST_CLIENT } });
@@ -97,7 +101,7 @@ export async function registerRaw(netOrChat, device = new Device(), { uakEncodin
 /** A verified session id (raw REST), for tests that need to send their own /v1/registration. */
 export async function verifiedSession(chat, e164) {
   const s = (await call(chat, 'POST', '/v1/verification/session', 200, { json: { number: e164 } })).json;
-  const id = encodeURIComponent(s.id);
+  const id = s.id;
   await call(chat, 'PATCH', `/v1/verification/session/${id}`, 200, { json: { captcha: TEST_CAPTCHA } });
   await call(chat, 'POST', `/v1/verification/session/${id}/code`, 200, { json: { transport: 'sms', client: TEST_CLIENT } });
   await call(chat, 'PUT', `/v1/verification/session/${id}/code`, 200, { json: { code: TEST_CODE } });
