@@ -155,6 +155,8 @@ for (const httpVersion of versions) {
         await aliceChat.setLastResortKemPreKey({ identity: ServiceIdKind.Aci, preKey: kemPreKeyTyped(a.newLastResort()) });
         await aliceChat.setOneTimeEcPreKeys({ identity: ServiceIdKind.Aci, preKeys: a.newOneTimeEc(4).map(ecPreKeyTyped) });
         await aliceChat.setOneTimeKemPreKeys({ identity: ServiceIdKind.Aci, preKeys: a.newOneTimeKem(3).map(kemPreKeyTyped) });
+        await aliceChat.setSignedEcPreKey({ identity: ServiceIdKind.Pni, preKey: signedPreKeyTyped(p.newSignedPreKey()) });
+        await aliceChat.setLastResortKemPreKey({ identity: ServiceIdKind.Pni, preKey: kemPreKeyTyped(p.newLastResort()) });
         await aliceChat.setOneTimeEcPreKeys({ identity: ServiceIdKind.Pni, preKeys: p.newOneTimeEc(2).map(ecPreKeyTyped) });
         await aliceChat.setOneTimeKemPreKeys({ identity: ServiceIdKind.Pni, preKeys: p.newOneTimeKem(1).map(kemPreKeyTyped) });
         assert.deepEqual(await aliceChat.getPreKeyCount(), { aciEcPreKeyCount: 4, aciKemPreKeyCount: 3, pniEcPreKeyCount: 2, pniKemPreKeyCount: 1 });
@@ -177,6 +179,11 @@ for (const httpVersion of versions) {
         need();
         await call(aliceChat, 'PUT', '/v2/keys', PUT_KEYS_OK, { json: alice.keysUploadJson(ServiceIdKind.Aci, { oneTimeEc: 2, oneTimeKem: 1, signed: true, lastResort: true }) });
         assert.deepEqual((await call(aliceChat, 'GET', '/v2/keys', 200)).json, { count: 2, pqCount: 1 });
+        // a non-empty list replaces the stored keys of that kind; omitted fields leave keys alone
+        await call(aliceChat, 'PUT', '/v2/keys', PUT_KEYS_OK, { json: alice.keysUploadJson(ServiceIdKind.Aci, { oneTimeEc: 3 }) });
+        assert.deepEqual((await call(aliceChat, 'GET', '/v2/keys', 200)).json, { count: 3, pqCount: 1 });
+        await call(aliceChat, 'PUT', '/v2/keys?identity=pni', PUT_KEYS_OK, { json: alice.keysUploadJson(ServiceIdKind.Pni, { oneTimeEc: 1, signed: true, lastResort: true }) });
+        assert.deepEqual((await call(aliceChat, 'GET', '/v2/keys?identity=pni', 200)).json, { count: 1, pqCount: 0 });
       });
     }
 
@@ -261,11 +268,25 @@ for (const httpVersion of versions) {
       await roundTrip(bob, alice, bundle, 'hello alice');
     });
 
+    test('Bob fetches Alice\'s PNI keys (set via ' + (httpVersion === 2 ? 'gRPC' : 'REST') + '), round trip to her PNI', { ...T, skip: httpVersion === 2 && onlyHeliograph('gRPC Keys service') }, async () => {
+      need();
+      const res = await call(bobChat, 'GET', `/v2/keys/PNI:${alice.pni}/1`, 200);
+      assert.equal(res.json.identityKey, b64(alice.pniKeys.publicKey.serialize()));
+      const dev = res.json.devices[0];
+      assert.equal(dev.signedPreKey.keyId, alice.pniKeys.signedPreKey.id(), 'the PNI signed prekey set last');
+      assert.equal(dev.registrationId, alice.pniKeys.registrationId);
+      await roundTrip(bob, alice, bundleFromJson(res.json.identityKey, dev), 'hello alice\'s pni', ServiceIdKind.Pni);
+    });
+
     test('POST /v2/keys/check: 200 for a matching digest, 409 otherwise', { ...T, skip: onlyHeliograph('keys check') }, async () => {
       need();
       await call(bobChat, 'POST', '/v2/keys/check', 200, { json: { identityType: 'ACI', digest: b64(keysCheckDigest(bob.aciKeys)) } });
       await call(bobChat, 'POST', '/v2/keys/check', 200, { json: { identityType: 'pni', digest: b64(keysCheckDigest(bob.pniKeys)) } });
       await call(bobChat, 'POST', '/v2/keys/check', 409, { json: { identityType: 'ACI', digest: b64(randomBytes(32)) } });
+      await call(bobChat, 'POST', '/v2/keys/check', 409, { json: { identityType: 'PNI', digest: b64(keysCheckDigest(bob.aciKeys)) } });
+      // Alice's keys were replaced after registration (gRPC over HTTP/2, REST over HTTP/1.1)
+      await call(aliceChat, 'POST', '/v2/keys/check', 200, { json: { identityType: 'ACI', digest: b64(keysCheckDigest(alice.aciKeys)) } });
+      await call(aliceChat, 'POST', '/v2/keys/check', 200, { json: { identityType: 'PNI', digest: b64(keysCheckDigest(alice.pniKeys)) } });
     });
 
     // ------------------------------------------------------------ negative cases
@@ -333,6 +354,10 @@ for (const httpVersion of versions) {
       // access key for a PNI target is refused
       await assert.rejects(
         unauth.getPreKeys({ target: Pni.fromUuid(bob.pni), device: 'all', auth: { accessKey: bob.unidentifiedAccessKey } }),
+        (e) => { assert.equal(e.code, ErrorCode.RequestUnauthorized, `code ${e.code}: ${e.message}`); return true; });
+      // 'unrestricted' (sixteen zero bytes) only works for accounts that allow unrestricted access
+      await assert.rejects(
+        unauth.getPreKeys({ target: bob.aciServiceId, device: 'all', auth: 'unrestricted' }),
         (e) => { assert.equal(e.code, ErrorCode.RequestUnauthorized, `code ${e.code}: ${e.message}`); return true; });
       // no access header at all on the unauthenticated socket
       await call(unauth, 'GET', `/v2/keys/${bob.aci}/1`, 401);
