@@ -129,7 +129,7 @@ for (const httpVersion of versions) {
 
     test('offline queue: messages sent while Bob is away arrive on reconnect, then onQueueEmpty', { ...T, skip: MOCK_DELIVERY }, async () => {
       need();
-      // Bob answers first, so Alice's session is confirmed and later messages are Whisper (type 1)
+      // Alice has had no reply yet, so these are still PreKey messages (type 3); both types are handled.
       await bob.chat.disconnect();
       bob = null;
       const stamps = [Date.now() + 1, Date.now() + 2];
