@@ -64,7 +64,10 @@ function waitForLine(child, pattern, timeoutMs, what, stderrTail) {
 function stopChild(child, stderrTail, what) {
   // Once the child is gone, drop our ends of its pipes: a grandchild that inherited them (e.g. a
   // wrapper script's subprocess) must not keep the test process alive.
-  const release = () => { child.stdout?.destroy(); child.stderr?.destroy(); child.stdin?.destroy(); };
+  const release = () => { child.stdout?.destroy(); child.stderr?.destroy(); child.stdin?.destroy(); process.removeListener('exit', onExit); };
+  // If the test process dies without running after(), do not leave the server behind.
+  const onExit = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.on('exit', onExit);
   return async () => {
     try { return await stopInner(); } finally { release(); }
   };
