@@ -1,9 +1,10 @@
 //! The PostgreSQL backend, for several server processes sharing one database.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres};
 
 use crate::sql::{map_err, SqlStore};
 use crate::{StoreError, Stores};
@@ -28,10 +29,19 @@ impl PostgresStore {
     /// sqlx's migrator holds a PostgreSQL advisory lock while it runs, so servers starting
     /// together apply each migration exactly once.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(map_err)?;
+        // One direct connection first: the pool retries until its timeout and then only says
+        // "timed out", while this reports why (refused, unknown database, authentication).
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(map_err)?
+            .close()
+            .await
+            .map_err(map_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(map_err)?;
         migrate(&pool).await?;

@@ -174,10 +174,14 @@ macro_rules! sql_stores {
                 owner: KeyOwner,
                 kind: i16,
             ) -> StoreResult<Option<StoredPreKey>> {
-                // The subquery walks the primary key to the lowest key id of this device.
+                // The scalar subquery finds the lowest key id at the front of the primary-key
+                // range of this device (one index probe, no sort); the outer delete is then a
+                // point lookup on the full primary key. One statement, so a key that is
+                // returned is gone for everyone else.
                 let row = sqlx::query(concat!(
-                    "DELETE FROM one_time_prekeys WHERE (aci, identity, device, kind, key_id) = ",
-                    "(SELECT aci, identity, device, kind, key_id FROM one_time_prekeys ",
+                    "DELETE FROM one_time_prekeys ",
+                    "WHERE aci = $1 AND identity = $2 AND device = $3 AND kind = $4 AND key_id = ",
+                    "(SELECT key_id FROM one_time_prekeys ",
                     "WHERE aci = $1 AND identity = $2 AND device = $3 AND kind = $4 ",
                     "ORDER BY key_id LIMIT 1 ",
                     $lock,

@@ -97,3 +97,40 @@ mod stores {
     //! The store traits for SQLite.
     crate::sql::sql_stores!(sqlx::Sqlite, json_in = "", json_out = "", lock = "");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The durability and locking settings reach every connection of a file-backed store.
+    #[tokio::test]
+    async fn file_connections_use_wal_full_sync_and_busy_timeout() {
+        let dir = std::env::temp_dir().join(format!("heliograph-pragmas-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("db.sqlite")).await.unwrap();
+        for pool in [&store.inner.writer, &store.inner.reader] {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous=FULL");
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(fk, 1);
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(busy, 10_000);
+        }
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

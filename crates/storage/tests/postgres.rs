@@ -69,3 +69,43 @@ async fn two_processes_share_the_database() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_start_migrates_once() {
+    // Several servers starting at once on an empty database: sqlx's migrator serializes them
+    // with an advisory lock, so every one comes up and the schema is applied once.
+    let Some(admin) = store().await else { return };
+    admin.close().await;
+    let url =
+        std::env::var("HELIOGRAPH_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let name = format!("heliograph_migrate_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let fresh_url = match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("database URL without a database name"),
+    };
+
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = fresh_url.clone();
+            tokio::spawn(async move { PostgresStore::connect(&url).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for start in starts {
+        stores.push(start.await.unwrap().unwrap());
+    }
+    conformance::accounts(&stores[0].stores()).await;
+    for store in &stores {
+        store.close().await;
+    }
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+}
