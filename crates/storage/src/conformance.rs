@@ -514,8 +514,12 @@ pub async fn messages_expiry(stores: &Stores) {
     let past = -1_000_000_000_000;
     let old = message(aci, 1, 1, past);
     let live = message(aci, 1, 2, i64::MAX / 2);
-    m.insert(&[old.clone(), live.clone()]).await.unwrap();
+    let old_other_device = message(aci, 2, 3, past - 1);
+    m.insert(&[old.clone(), live.clone(), old_other_device])
+        .await
+        .unwrap();
     m.delete_expired(past + 1).await.unwrap();
+    assert_eq!(m.count(aci, device(2)).await.unwrap(), 0);
     let left = m.read(aci, device(1), None, 10).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].guid, live.guid);

@@ -549,6 +549,9 @@ macro_rules! sql_stores {
             }
         }
 
+        /// Messages removed per statement by `delete_expired`.
+        const EXPIRY_BATCH: i64 = 5_000;
+
         const MESSAGE_COLUMNS: &str =
             "id, guid, server_timestamp, expires_at, story, urgent, envelope";
 
@@ -655,12 +658,24 @@ macro_rules! sql_stores {
             }
 
             async fn delete_expired(&self, now_ms: i64) -> StoreResult<u64> {
-                let done = sqlx::query("DELETE FROM messages WHERE expires_at < $1")
+                // In batches (found through messages_expires_at), so a backlog of millions
+                // never holds SQLite's single writer or PostgreSQL row locks for long.
+                let mut total = 0;
+                loop {
+                    let done = sqlx::query(
+                        "DELETE FROM messages WHERE id IN \
+                         (SELECT id FROM messages WHERE expires_at < $1 LIMIT $2)",
+                    )
                     .bind(now_ms)
+                    .bind(EXPIRY_BATCH)
                     .execute(&self.writer)
                     .await
                     .map_err(map_err)?;
-                Ok(done.rows_affected())
+                    total += done.rows_affected();
+                    if done.rows_affected() < EXPIRY_BATCH as u64 {
+                        return Ok(total);
+                    }
+                }
             }
         }
 
