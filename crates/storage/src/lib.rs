@@ -7,8 +7,16 @@
 //! and policy live in `heliograph-chat`.
 
 mod model;
+mod sql;
+
+#[doc(hidden)]
+pub mod conformance;
+pub mod postgres;
+pub mod sqlite;
 
 pub use model::*;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use heliograph_types::{Aci, DeviceId, MessageGuid, Pni, E164};

@@ -1,0 +1,611 @@
+//! The conformance suite every backend must pass: async checks that take a [`Stores`] and
+//! panic on the first broken promise.
+//!
+//! Every check uses fresh random ids, so several runs can share one database (a PostgreSQL
+//! server used by parallel test processes). Run them all with [`run_all`], or one by one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, HashSet};
+
+use heliograph_types::{Aci, DeviceId, MessageGuid, Pni, E164};
+
+use crate::{
+    Account, Device, IdentityType, KeyOwner, NewMessage, PreKeyCounts, SaltedHash, SessionId,
+    StoreError, StoredPreKey, Stores, VerificationSession,
+};
+
+/// Runs every check in turn.
+pub async fn run_all(stores: &Stores) {
+    accounts(stores).await;
+    account_conflicts(stores).await;
+    account_updates(stores).await;
+    keys(stores).await;
+    keys_concurrent_take(stores).await;
+    messages(stores).await;
+    messages_expiry(stores).await;
+    sessions(stores).await;
+    used_tokens(stores).await;
+}
+
+/// A phone number no other run uses (15 digits from a random UUID).
+fn random_e164() -> E164 {
+    let n = uuid::Uuid::new_v4().as_u128() % 100_000_000_000_000;
+    E164::parse(&format!("+1{n:014}")).expect("valid number")
+}
+
+fn device(id: u32) -> DeviceId {
+    DeviceId::new(id).expect("valid device id")
+}
+
+fn hash() -> SaltedHash {
+    SaltedHash {
+        hash: "2.00".into(),
+        salt: "00".into(),
+    }
+}
+
+/// A fresh account with two devices and random identities.
+pub fn sample_account() -> Account {
+    let mk = |id: u32| Device {
+        id: device(id),
+        name: Some(vec![id as u8; 4]),
+        password: hash(),
+        registration_id: 100 + id,
+        pni_registration_id: 200 + id,
+        capabilities: vec!["deleteSync".into()],
+        fetches_messages: id == 1,
+        apn_token: None,
+        gcm_token: Some("gcm".into()),
+        user_agent: Some("OWD".into()),
+        created_at_ms: 1_700_000_000_000,
+        last_seen_ms: 1_700_000_000_000,
+    };
+    let mut extra = BTreeMap::new();
+    extra.insert("profile".into(), serde_json::json!({"name": "x"}));
+    Account {
+        aci: Aci::random(),
+        pni: Pni::random(),
+        e164: random_e164(),
+        aci_identity_key: vec![5; 33],
+        pni_identity_key: vec![6; 33],
+        unidentified_access_key: Some(vec![7; 16]),
+        unrestricted_unidentified_access: false,
+        discoverable_by_phone_number: true,
+        registration_lock: Some(hash()),
+        recovery_password: None,
+        devices: vec![mk(1), mk(2)],
+        created_at_ms: 1_700_000_000_000,
+        version: 0,
+        extra,
+    }
+}
+
+/// Create, look up by each identity, delete.
+pub async fn accounts(stores: &Stores) {
+    let s = &stores.accounts;
+    let account = sample_account();
+    assert!(s.get_by_aci(account.aci).await.unwrap().is_none());
+    s.create(&account).await.unwrap();
+    assert_eq!(
+        s.get_by_aci(account.aci).await.unwrap().as_ref(),
+        Some(&account)
+    );
+    assert_eq!(
+        s.get_by_pni(account.pni).await.unwrap().as_ref(),
+        Some(&account)
+    );
+    assert_eq!(
+        s.get_by_e164(&account.e164).await.unwrap().as_ref(),
+        Some(&account)
+    );
+    assert!(s.get_by_pni(Pni::random()).await.unwrap().is_none());
+    assert!(s.get_by_e164(&random_e164()).await.unwrap().is_none());
+    assert!(s.delete(account.aci).await.unwrap());
+    assert!(!s.delete(account.aci).await.unwrap());
+    assert!(s.get_by_aci(account.aci).await.unwrap().is_none());
+    assert!(s.get_by_e164(&account.e164).await.unwrap().is_none());
+    // The number is free again.
+    let mut again = sample_account();
+    again.e164 = account.e164.clone();
+    s.create(&again).await.unwrap();
+    s.delete(again.aci).await.unwrap();
+}
+
+/// Each unique identity rejects a second account, naming the column.
+pub async fn account_conflicts(stores: &Stores) {
+    let s = &stores.accounts;
+    let first = sample_account();
+    s.create(&first).await.unwrap();
+
+    let mut same_number = sample_account();
+    same_number.e164 = first.e164.clone();
+    let mut same_pni = sample_account();
+    same_pni.pni = first.pni;
+    let mut same_aci = sample_account();
+    same_aci.aci = first.aci;
+    for (account, column) in [(same_number, "e164"), (same_pni, "pni"), (same_aci, "aci")] {
+        match s.create(&account).await {
+            Err(StoreError::Conflict(c)) => assert_eq!(c, column),
+            other => panic!("expected Conflict({column}), got {other:?}"),
+        }
+        // Nothing of the rejected account was stored.
+        if column != "aci" {
+            assert!(s.get_by_aci(account.aci).await.unwrap().is_none());
+        }
+    }
+    // Moving another account onto the number conflicts too.
+    let mut other = sample_account();
+    s.create(&other).await.unwrap();
+    other.e164 = first.e164.clone();
+    assert!(matches!(
+        s.update(&mut other).await,
+        Err(StoreError::Conflict("e164"))
+    ));
+    s.delete(first.aci).await.unwrap();
+    s.delete(other.aci).await.unwrap();
+}
+
+/// Optimistic updates: the version moves, a stale copy is refused, a deleted one is missing.
+pub async fn account_updates(stores: &Stores) {
+    let s = &stores.accounts;
+    let mut account = sample_account();
+    s.create(&account).await.unwrap();
+    let mut stale = account.clone();
+
+    let old_number = account.e164.clone();
+    account.e164 = random_e164();
+    account.devices[1].name = Some(b"renamed".to_vec());
+    account
+        .extra
+        .insert("username".into(), serde_json::json!("abc.01"));
+    let before = account.version;
+    s.update(&mut account).await.unwrap();
+    assert!(account.version > before);
+    let stored = s.get_by_aci(account.aci).await.unwrap().unwrap();
+    assert_eq!(stored, account);
+    // The unique columns follow the document.
+    assert!(s.get_by_e164(&old_number).await.unwrap().is_none());
+    assert_eq!(
+        s.get_by_e164(&account.e164).await.unwrap().unwrap().aci,
+        account.aci
+    );
+
+    stale.discoverable_by_phone_number = false;
+    assert!(matches!(s.update(&mut stale).await, Err(StoreError::Stale)));
+    assert_eq!(s.get_by_aci(account.aci).await.unwrap().unwrap(), account);
+
+    // Two updates in a row from the same copy both succeed.
+    account.devices.pop();
+    s.update(&mut account).await.unwrap();
+    assert_eq!(s.get_by_aci(account.aci).await.unwrap().unwrap(), account);
+
+    s.delete(account.aci).await.unwrap();
+    assert!(matches!(
+        s.update(&mut account).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut never = sample_account();
+    assert!(matches!(
+        s.update(&mut never).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+fn key(id: u32, len: usize) -> StoredPreKey {
+    StoredPreKey {
+        key_id: id,
+        public_key: vec![(id % 251) as u8; len],
+        signature: None,
+    }
+}
+
+fn signed(id: u32, len: usize) -> StoredPreKey {
+    StoredPreKey {
+        key_id: id,
+        public_key: vec![(id % 251) as u8; len],
+        signature: Some(vec![9; 64]),
+    }
+}
+
+/// Replace, take once in key-id order, last-resort fallback, counts, device/account delete.
+pub async fn keys(stores: &Stores) {
+    let k = &stores.keys;
+    let aci = Aci::random();
+    let owner = KeyOwner {
+        aci,
+        identity: IdentityType::Aci,
+        device: device(1),
+    };
+    let pni_owner = KeyOwner {
+        identity: IdentityType::Pni,
+        ..owner
+    };
+    let other_device = KeyOwner {
+        device: device(2),
+        ..owner
+    };
+
+    assert_eq!(
+        k.count_one_time(owner).await.unwrap(),
+        PreKeyCounts::default()
+    );
+    assert!(k.take_ec_one_time(owner).await.unwrap().is_none());
+    assert!(k.take_kem(owner).await.unwrap().is_none());
+    assert!(k.get_ec_signed(owner).await.unwrap().is_none());
+
+    k.replace_ec_one_time(owner, &[key(7, 33), key(3, 33), key(5, 33)])
+        .await
+        .unwrap();
+    k.replace_ec_one_time(owner, &[key(12, 33), key(11, 33), key(4_000_000_000, 33)])
+        .await
+        .unwrap(); // replaces, not appends; full u32 range
+    k.replace_kem_one_time(owner, &[key(2, 1569), key(1, 1569)])
+        .await
+        .unwrap();
+    k.replace_ec_one_time(pni_owner, &[key(1, 33)])
+        .await
+        .unwrap();
+    k.replace_ec_one_time(other_device, &[key(1, 33), key(2, 33)])
+        .await
+        .unwrap();
+    assert_eq!(
+        k.count_one_time(owner).await.unwrap(),
+        PreKeyCounts { ec: 3, kem: 2 }
+    );
+    assert_eq!(
+        k.count_one_time(pni_owner).await.unwrap(),
+        PreKeyCounts { ec: 1, kem: 0 }
+    );
+
+    k.set_ec_signed(owner, &signed(1, 33)).await.unwrap();
+    k.set_ec_signed(owner, &signed(2, 33)).await.unwrap();
+    assert_eq!(k.get_ec_signed(owner).await.unwrap(), Some(signed(2, 33)));
+    assert!(k.get_ec_signed(pni_owner).await.unwrap().is_none());
+    k.set_kem_last_resort(owner, &signed(90, 1569))
+        .await
+        .unwrap();
+    assert_eq!(
+        k.get_kem_last_resort(owner).await.unwrap(),
+        Some(signed(90, 1569))
+    );
+
+    // Lowest id first, each once.
+    for expected in [11, 12, 4_000_000_000] {
+        assert_eq!(
+            k.take_ec_one_time(owner).await.unwrap(),
+            Some(key(expected, 33))
+        );
+    }
+    assert!(k.take_ec_one_time(owner).await.unwrap().is_none());
+    assert_eq!(k.take_kem(owner).await.unwrap(), Some(key(1, 1569)));
+    assert_eq!(k.take_kem(owner).await.unwrap(), Some(key(2, 1569)));
+    // Then the last-resort key, which stays.
+    assert_eq!(k.take_kem(owner).await.unwrap(), Some(signed(90, 1569)));
+    assert_eq!(k.take_kem(owner).await.unwrap(), Some(signed(90, 1569)));
+    assert_eq!(
+        k.count_one_time(owner).await.unwrap(),
+        PreKeyCounts::default()
+    );
+    // Other identities and devices are untouched.
+    assert_eq!(k.count_one_time(pni_owner).await.unwrap().ec, 1);
+    assert_eq!(k.count_one_time(other_device).await.unwrap().ec, 2);
+
+    // Deleting a device removes both identities' keys of that device only.
+    k.replace_ec_one_time(owner, &[key(1, 33)]).await.unwrap();
+    k.set_ec_signed(pni_owner, &signed(3, 33)).await.unwrap();
+    k.set_ec_signed(other_device, &signed(4, 33)).await.unwrap();
+    k.delete_device(aci, device(1)).await.unwrap();
+    assert_eq!(
+        k.count_one_time(owner).await.unwrap(),
+        PreKeyCounts::default()
+    );
+    assert_eq!(
+        k.count_one_time(pni_owner).await.unwrap(),
+        PreKeyCounts::default()
+    );
+    assert!(k.get_ec_signed(owner).await.unwrap().is_none());
+    assert!(k.get_ec_signed(pni_owner).await.unwrap().is_none());
+    assert!(k.get_kem_last_resort(owner).await.unwrap().is_none());
+    assert_eq!(k.count_one_time(other_device).await.unwrap().ec, 2);
+    assert_eq!(
+        k.get_ec_signed(other_device).await.unwrap(),
+        Some(signed(4, 33))
+    );
+
+    // Another account's keys survive an account delete.
+    let stranger = KeyOwner {
+        aci: Aci::random(),
+        ..owner
+    };
+    k.replace_ec_one_time(stranger, &[key(1, 33)])
+        .await
+        .unwrap();
+    k.delete_account(aci).await.unwrap();
+    assert_eq!(
+        k.count_one_time(other_device).await.unwrap(),
+        PreKeyCounts::default()
+    );
+    assert!(k.get_ec_signed(other_device).await.unwrap().is_none());
+    assert_eq!(k.count_one_time(stranger).await.unwrap().ec, 1);
+    k.delete_account(stranger.aci).await.unwrap();
+}
+
+/// Sixteen concurrent takers share ten one-time keys: exactly ten distinct keys go out.
+pub async fn keys_concurrent_take(stores: &Stores) {
+    let owner = KeyOwner {
+        aci: Aci::random(),
+        identity: IdentityType::Aci,
+        device: device(1),
+    };
+    let keys: Vec<StoredPreKey> = (1..=10).map(|id| key(id, 33)).collect();
+    stores.keys.replace_ec_one_time(owner, &keys).await.unwrap();
+    stores
+        .keys
+        .replace_kem_one_time(owner, &keys)
+        .await
+        .unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = stores.keys.clone();
+        tasks.push(tokio::spawn(async move {
+            let ec = store.take_ec_one_time(owner).await.unwrap();
+            let kem = store.take_kem(owner).await.unwrap();
+            (ec, kem)
+        }));
+    }
+    let mut ec_ids = Vec::new();
+    let mut kem_ids = Vec::new();
+    for task in tasks {
+        let (ec, kem) = task.await.unwrap();
+        ec_ids.extend(ec.map(|k| k.key_id));
+        kem_ids.extend(kem.map(|k| k.key_id));
+    }
+    for ids in [ec_ids, kem_ids] {
+        assert_eq!(ids.len(), 10, "handed out {ids:?}");
+        let distinct: HashSet<u32> = ids.iter().copied().collect();
+        assert_eq!(distinct, (1..=10).collect::<HashSet<u32>>());
+    }
+    assert_eq!(
+        stores.keys.count_one_time(owner).await.unwrap(),
+        PreKeyCounts::default()
+    );
+    stores.keys.delete_account(owner.aci).await.unwrap();
+}
+
+fn message(aci: Aci, dev: u32, ts: i64, expires: i64) -> NewMessage {
+    NewMessage {
+        aci,
+        device: device(dev),
+        guid: MessageGuid::random(),
+        server_timestamp_ms: ts,
+        expires_at_ms: expires,
+        story: ts % 2 == 0,
+        urgent: ts % 3 == 0,
+        envelope: format!("envelope {ts}").into_bytes(),
+    }
+}
+
+/// Queues: atomic multi-device insert, ordered paged reads, delete-once, counts, isolation.
+pub async fn messages(stores: &Stores) {
+    let m = &stores.messages;
+    let aci = Aci::random();
+    let far = i64::MAX / 2;
+
+    assert!(m.read(aci, device(1), None, 10).await.unwrap().is_empty());
+    assert_eq!(m.count(aci, device(1)).await.unwrap(), 0);
+
+    // One send to two devices, then four more to device 1.
+    let first = [message(aci, 1, 1, far), message(aci, 2, 1, far)];
+    m.insert(&first).await.unwrap();
+    let more: Vec<NewMessage> = (2..=5).map(|ts| message(aci, 1, ts, far)).collect();
+    m.insert(&more).await.unwrap();
+    m.insert(&[]).await.unwrap();
+    assert_eq!(m.count(aci, device(1)).await.unwrap(), 5);
+    assert_eq!(m.count(aci, device(2)).await.unwrap(), 1);
+
+    let all = m.read(aci, device(1), None, 100).await.unwrap();
+    let expected: Vec<&NewMessage> = std::iter::once(&first[0]).chain(more.iter()).collect();
+    assert_eq!(all.len(), 5);
+    for (stored, sent) in all.iter().zip(&expected) {
+        assert_eq!(stored.guid, sent.guid);
+        assert_eq!(stored.server_timestamp_ms, sent.server_timestamp_ms);
+        assert_eq!(stored.expires_at_ms, sent.expires_at_ms);
+        assert_eq!(stored.story, sent.story);
+        assert_eq!(stored.urgent, sent.urgent);
+        assert_eq!(stored.envelope, sent.envelope);
+    }
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+
+    // Paging with `after`.
+    let page1 = m.read(aci, device(1), None, 2).await.unwrap();
+    let page2 = m
+        .read(aci, device(1), Some(page1[1].position), 2)
+        .await
+        .unwrap();
+    let page3 = m
+        .read(aci, device(1), Some(page2[1].position), 2)
+        .await
+        .unwrap();
+    let page4 = m
+        .read(aci, device(1), Some(page3[0].position), 2)
+        .await
+        .unwrap();
+    let paged: Vec<_> = [page1, page2, page3.clone()].concat();
+    assert_eq!(paged, all);
+    assert_eq!(page3.len(), 1);
+    assert!(page4.is_empty());
+
+    // Device 2 sees only its own copy.
+    let other = m.read(aci, device(2), None, 100).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].guid, first[1].guid);
+    // The device-1 GUID does not delete from device 2 (nor from another account).
+    assert!(m
+        .delete(aci, device(2), first[0].guid)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(m
+        .delete(Aci::random(), device(1), first[0].guid)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Delete returns the row once.
+    let gone = m.delete(aci, device(1), all[2].guid).await.unwrap();
+    assert_eq!(gone.as_ref(), Some(&all[2]));
+    assert!(m
+        .delete(aci, device(1), all[2].guid)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(m.count(aci, device(1)).await.unwrap(), 4);
+    let rest = m.read(aci, device(1), None, 100).await.unwrap();
+    assert_eq!(rest, [&all[..2], &all[3..]].concat());
+
+    // Positions keep growing after deleting the newest message.
+    let last = all[4].clone();
+    m.delete(aci, device(1), last.guid).await.unwrap();
+    let newer = message(aci, 1, 6, far);
+    m.insert(std::slice::from_ref(&newer)).await.unwrap();
+    let tail = m
+        .read(aci, device(1), Some(all[3].position), 10)
+        .await
+        .unwrap();
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].guid, newer.guid);
+    assert!(tail[0].position > last.position);
+
+    // A failing batch stores nothing: the duplicate GUID in the second row aborts it.
+    let batch = [
+        message(aci, 3, 8, far),
+        newer.clone(),
+        message(aci, 3, 7, far),
+    ];
+    assert!(matches!(
+        m.insert(&batch).await,
+        Err(StoreError::Conflict("guid"))
+    ));
+    assert_eq!(m.count(aci, device(3)).await.unwrap(), 0);
+    assert_eq!(m.count(aci, device(1)).await.unwrap(), 4);
+
+    // Dropping a device queue, then the account's.
+    m.delete_device(aci, device(1)).await.unwrap();
+    assert_eq!(m.count(aci, device(1)).await.unwrap(), 0);
+    assert_eq!(m.count(aci, device(2)).await.unwrap(), 1);
+    m.insert(&[message(aci, 1, 9, far)]).await.unwrap();
+    let bystander = Aci::random();
+    m.insert(&[message(bystander, 1, 1, far)]).await.unwrap();
+    m.delete_account(aci).await.unwrap();
+    assert_eq!(m.count(aci, device(1)).await.unwrap(), 0);
+    assert_eq!(m.count(aci, device(2)).await.unwrap(), 0);
+    assert_eq!(m.count(bystander, device(1)).await.unwrap(), 1);
+    m.delete_account(bystander).await.unwrap();
+}
+
+/// Expired messages are deleted, live ones stay.
+pub async fn messages_expiry(stores: &Stores) {
+    let m = &stores.messages;
+    let aci = Aci::random();
+    // Expired messages lie far in the past and live ones far in the future, so runs sharing
+    // one database only ever remove each other's expired messages.
+    let past = -1_000_000_000_000;
+    let old = message(aci, 1, 1, past);
+    let live = message(aci, 1, 2, i64::MAX / 2);
+    let old_other_device = message(aci, 2, 3, past - 1);
+    m.insert(&[old.clone(), live.clone(), old_other_device])
+        .await
+        .unwrap();
+    m.delete_expired(past + 1).await.unwrap();
+    assert_eq!(m.count(aci, device(2)).await.unwrap(), 0);
+    let left = m.read(aci, device(1), None, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].guid, live.guid);
+    assert!(m.delete(aci, device(1), old.guid).await.unwrap().is_none());
+    m.delete_account(aci).await.unwrap();
+}
+
+/// Sessions: put/replace, get before expiry only, delete_expired.
+pub async fn sessions(stores: &Stores) {
+    let s = &stores.sessions;
+    // One fixed clock for every run, so concurrent runs agree on what has expired.
+    let now = 1_700_000_000_000;
+    let ttl = 600_000;
+    let id = SessionId(uuid::Uuid::new_v4().as_bytes().to_vec());
+    let mut session = VerificationSession {
+        id: id.clone(),
+        expires_at_ms: now + ttl,
+        state: serde_json::json!({"number": "+15550001", "requested": ["sms"], "n": 1}),
+    };
+    assert!(s.get(&id, now).await.unwrap().is_none());
+    s.put(&session).await.unwrap();
+    assert_eq!(s.get(&id, now).await.unwrap().as_ref(), Some(&session));
+    session.state = serde_json::json!({"verified": true});
+    s.put(&session).await.unwrap();
+    assert_eq!(s.get(&id, now).await.unwrap().as_ref(), Some(&session));
+    // Unusable from its expiry time on.
+    assert!(s.get(&id, now + ttl - 1).await.unwrap().is_some());
+    assert!(s.get(&id, now + ttl).await.unwrap().is_none());
+    let other = SessionId(uuid::Uuid::new_v4().as_bytes().to_vec());
+    assert!(s.get(&other, now).await.unwrap().is_none());
+
+    // delete_expired removes expired sessions only.
+    let short = VerificationSession {
+        id: other.clone(),
+        expires_at_ms: now + 1_000,
+        state: serde_json::json!({}),
+    };
+    s.put(&short).await.unwrap();
+    s.delete_expired(now + 5_000).await.unwrap();
+    assert!(s.get(&other, now).await.unwrap().is_none());
+    assert!(s.get(&id, now).await.unwrap().is_some());
+}
+
+/// Tokens are accepted once; expired records are forgotten.
+pub async fn used_tokens(stores: &Stores) {
+    let t = &stores.used_tokens;
+    let live = i64::MAX / 2;
+    let token = uuid::Uuid::new_v4().as_bytes().to_vec();
+    let other = uuid::Uuid::new_v4().as_bytes().to_vec();
+    assert!(t.mark_used(&token, live).await.unwrap());
+    assert!(!t.mark_used(&token, live).await.unwrap());
+    assert!(t.mark_used(&other, live).await.unwrap());
+
+    // Once expired and forgotten, the hash can be recorded again.
+    let old = uuid::Uuid::new_v4().as_bytes().to_vec();
+    assert!(t.mark_used(&old, 1_000).await.unwrap());
+    t.delete_expired(1_001).await.unwrap();
+    assert!(t.mark_used(&old, live).await.unwrap());
+    assert!(!t.mark_used(&token, live).await.unwrap());
+
+    // Concurrent marks of one token: exactly one wins.
+    let contested = uuid::Uuid::new_v4().as_bytes().to_vec();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = stores.used_tokens.clone();
+        let token = contested.clone();
+        tasks.push(tokio::spawn(async move {
+            store.mark_used(&token, live).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+/// Checks shared by backends' own tests: the reopened store still holds this account.
+pub async fn assert_account_present(stores: &Stores, account: &Account) {
+    assert_eq!(
+        stores
+            .accounts
+            .get_by_aci(account.aci)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(account)
+    );
+}
