@@ -8,16 +8,12 @@ use heliograph_chat::registration::{AttributesInput, NumberProof, RegistrationIn
 use heliograph_chat::registration::parse_session_id;
 use heliograph_protocol::json as wire;
 use heliograph_storage::Account;
-use heliograph_types::{DeviceId, KemPublicKey, PublicKey, Redacted, ServiceId, Signature, E164};
+use heliograph_types::{PublicKey, Redacted, ServiceId, Signature, E164};
 
 use crate::error::{ApiError, ApiResult};
 
 fn ec_public(bytes: &[u8]) -> ApiResult<PublicKey> {
     PublicKey::from_bytes(bytes).map_err(|_| ApiError::unprocessable("invalid EC public key"))
-}
-
-fn kem_public(bytes: &[u8]) -> ApiResult<KemPublicKey> {
-    KemPublicKey::from_bytes(bytes).map_err(|_| ApiError::unprocessable("invalid KEM public key"))
 }
 
 fn signature(bytes: &[u8]) -> ApiResult<Signature> {
@@ -27,14 +23,14 @@ fn signature(bytes: &[u8]) -> ApiResult<Signature> {
 fn ec_one_time(k: &wire::EcPreKey) -> ApiResult<EcPreKey> {
     Ok(EcPreKey {
         key_id: k.key_id,
-        public_key: ec_public(&k.public_key)?,
+        public_key: k.public_key,
     })
 }
 
 fn ec_signed(k: &wire::EcSignedPreKey) -> ApiResult<SignedEcPreKey> {
     Ok(SignedEcPreKey {
         key_id: k.key_id,
-        public_key: ec_public(&k.public_key)?,
+        public_key: k.public_key,
         signature: signature(&k.signature)?,
     })
 }
@@ -42,7 +38,7 @@ fn ec_signed(k: &wire::EcSignedPreKey) -> ApiResult<SignedEcPreKey> {
 fn kem_signed(k: &wire::KemSignedPreKey) -> ApiResult<SignedKemPreKey> {
     Ok(SignedKemPreKey {
         key_id: k.key_id,
-        public_key: kem_public(&k.public_key)?,
+        public_key: k.public_key.clone(),
         signature: signature(&k.signature)?,
     })
 }
@@ -50,13 +46,16 @@ fn kem_signed(k: &wire::KemSignedPreKey) -> ApiResult<SignedKemPreKey> {
 /// Verification-session fields into a domain update.
 pub fn session_update(
     push_token: Option<String>,
-    push_token_type: Option<String>,
+    push_token_type: Option<wire::PushTokenType>,
     push_challenge: Option<String>,
     captcha: Option<String>,
 ) -> ApiResult<SessionUpdate> {
     Ok(SessionUpdate {
         push_token: push_token.map(Redacted::new),
-        push_token_type: push_token_type.map(|t| t.to_ascii_lowercase()),
+        push_token_type: push_token_type.map(|t| match t {
+            wire::PushTokenType::Apn => "apn".to_owned(),
+            wire::PushTokenType::Fcm => "fcm".to_owned(),
+        }),
         push_challenge: push_challenge.map(Redacted::new),
         captcha: captcha.map(Redacted::new),
     })
@@ -66,7 +65,7 @@ pub fn session_update(
 pub fn attributes(a: wire::AccountAttributes) -> ApiResult<AttributesInput> {
     Ok(AttributesInput {
         fetches_messages: a.fetches_messages,
-        registration_id: a.registration_id,
+        registration_id: Some(a.registration_id),
         pni_registration_id: a.pni_registration_id,
         name: a.name,
         capabilities: AttributesInput::capabilities_from(a.capabilities.iter()),
@@ -90,33 +89,32 @@ pub fn registration_input(
         (None, Some(pw)) => NumberProof::RecoveryPassword(pw),
         _ => return Err(ApiError::unprocessable("exactly one of sessionId and recoveryPassword is required")),
     };
-    let (Some(aci_key), Some(pni_key)) = (req.aci_identity_key, req.pni_identity_key) else {
-        return Err(ApiError::unprocessable("aciIdentityKey and pniIdentityKey are required"));
-    };
-    let (Some(aci_spk), Some(pni_spk), Some(aci_pq), Some(pni_pq)) = (
-        req.aci_signed_pre_key,
-        req.pni_signed_pre_key,
-        req.aci_pq_last_resort_pre_key,
-        req.pni_pq_last_resort_pre_key,
+    // The PNI identity and its keys are all present or all absent; accounts here always have
+    // a number, so they are required.
+    let (Some(pni_key), Some(pni_spk), Some(pni_pq)) = (
+        req.pni_identity_key,
+        req.pni_signed_pre_key.as_ref(),
+        req.pni_pq_last_resort_pre_key.as_ref(),
     ) else {
-        return Err(ApiError::unprocessable("all four signed prekeys are required"));
+        return Err(ApiError::unprocessable("pniIdentityKey, pniSignedPreKey and pniPqLastResortPreKey are required"));
     };
-    let (apn_token, gcm_token) = match (req.apn_token, req.gcm_token) {
-        (Some(_), Some(_)) => return Err(ApiError::unprocessable("apnToken and gcmToken are exclusive")),
-        (apn, gcm) => (apn.map(|t| t.apn_registration_id), gcm.map(|t| t.gcm_registration_id)),
-    };
+    let apn_token = req.apn_registration_id().map(str::to_owned);
+    let gcm_token = req.gcm_registration_id().map(str::to_owned);
+    if apn_token.is_some() && gcm_token.is_some() {
+        return Err(ApiError::unprocessable("apnToken and gcmToken are exclusive"));
+    }
     Ok(RegistrationInput {
         number,
         password,
         proof,
         skip_device_transfer: req.skip_device_transfer,
         attributes: attributes(req.account_attributes)?,
-        aci_identity_key: ec_public(&aci_key)?,
-        pni_identity_key: ec_public(&pni_key)?,
-        aci_signed_pre_key: ec_signed(&aci_spk)?,
-        pni_signed_pre_key: ec_signed(&pni_spk)?,
-        aci_pq_last_resort_pre_key: kem_signed(&aci_pq)?,
-        pni_pq_last_resort_pre_key: kem_signed(&pni_pq)?,
+        aci_identity_key: req.aci_identity_key,
+        pni_identity_key: pni_key,
+        aci_signed_pre_key: ec_signed(&req.aci_signed_pre_key)?,
+        pni_signed_pre_key: ec_signed(pni_spk)?,
+        aci_pq_last_resort_pre_key: kem_signed(&req.aci_pq_last_resort_pre_key)?,
+        pni_pq_last_resort_pre_key: kem_signed(pni_pq)?,
         apn_token,
         gcm_token,
         user_agent,
@@ -127,12 +125,13 @@ pub fn registration_input(
 pub fn account_identity(a: &Account) -> wire::AccountIdentityResponse {
     wire::AccountIdentityResponse {
         uuid: a.aci,
-        number: a.e164.clone(),
-        pni: a.pni,
+        number: Some(a.e164.as_str().to_owned()),
+        pni: Some(a.pni.uuid()),
         username_hash: None,
         username_link_handle: None,
         storage_capable: a.devices.iter().any(|d| d.capabilities.iter().any(|c| c == "storage")),
         entitlements: Default::default(),
+        auth_credential_salt: None,
     }
 }
 
@@ -147,40 +146,43 @@ pub fn account_creation(a: &Account, reregistration: bool) -> wire::AccountCreat
 /// `SetKeysRequest` into the domain form.
 pub fn set_keys(req: wire::SetKeysRequest) -> ApiResult<SetKeys> {
     Ok(SetKeys {
-        pre_keys: req.pre_keys.iter().map(ec_one_time).collect::<ApiResult<_>>()?,
+        pre_keys: req.pre_keys.iter().flatten().map(ec_one_time).collect::<ApiResult<_>>()?,
         signed_pre_key: req.signed_pre_key.as_ref().map(ec_signed).transpose()?,
-        pq_pre_keys: req.pq_pre_keys.iter().map(kem_signed).collect::<ApiResult<_>>()?,
+        pq_pre_keys: req.pq_pre_keys.iter().flatten().map(kem_signed).collect::<ApiResult<_>>()?,
         pq_last_resort_pre_key: req.pq_last_resort_pre_key.as_ref().map(kem_signed).transpose()?,
     })
 }
 
-/// A fetched bundle into `PreKeyResponse`.
-pub fn pre_key_response(bundle: PreKeyBundle) -> wire::PreKeyResponse {
-    wire::PreKeyResponse {
-        identity_key: bundle.identity_key,
-        devices: bundle
-            .devices
-            .into_iter()
-            .map(|d| wire::PreKeyResponseItem {
-                device_id: u32::from(d.device_id.get()),
-                registration_id: d.registration_id,
-                signed_pre_key: Some(wire::EcSignedPreKey {
-                    key_id: d.signed_pre_key.key_id,
-                    public_key: d.signed_pre_key.public_key,
-                    signature: d.signed_pre_key.signature.unwrap_or_default(),
-                }),
-                pre_key: d.pre_key.map(|k| wire::EcPreKey {
-                    key_id: k.key_id,
-                    public_key: k.public_key,
-                }),
-                pq_pre_key: Some(wire::KemSignedPreKey {
-                    key_id: d.pq_pre_key.key_id,
-                    public_key: d.pq_pre_key.public_key,
-                    signature: d.pq_pre_key.signature.unwrap_or_default(),
-                }),
-            })
-            .collect(),
+/// A fetched bundle into `PreKeyResponse`. Stored keys were validated on upload, so a key that
+/// no longer parses is an internal error.
+pub fn pre_key_response(bundle: PreKeyBundle) -> ApiResult<wire::PreKeyResponse> {
+    let corrupt = || ApiError(heliograph_chat::ChatError::Internal("stored key does not parse".into()));
+    let ec = |k: &[u8]| PublicKey::from_bytes(k).map_err(|_| corrupt());
+    let mut devices = Vec::with_capacity(bundle.devices.len());
+    for d in bundle.devices {
+        devices.push(wire::PreKeyResponseItem {
+            device_id: d.device_id,
+            registration_id: d.registration_id,
+            signed_pre_key: wire::EcSignedPreKey {
+                key_id: d.signed_pre_key.key_id,
+                public_key: ec(&d.signed_pre_key.public_key)?,
+                signature: d.signed_pre_key.signature.unwrap_or_default(),
+            },
+            pre_key: d
+                .pre_key
+                .map(|k| Ok::<_, ApiError>(wire::EcPreKey { key_id: k.key_id, public_key: ec(&k.public_key)? }))
+                .transpose()?,
+            pq_pre_key: wire::KemSignedPreKey {
+                key_id: d.pq_pre_key.key_id,
+                public_key: heliograph_types::KemPublicKey::from_bytes(&d.pq_pre_key.public_key).map_err(|_| corrupt())?,
+                signature: d.pq_pre_key.signature.unwrap_or_default(),
+            },
+        });
     }
+    Ok(wire::PreKeyResponse {
+        identity_key: ec(&bundle.identity_key)?,
+        devices,
+    })
 }
 
 /// `IncomingMessageList` into a domain send request.
@@ -190,8 +192,8 @@ pub fn send_request(destination: ServiceId, story: bool, body: wire::IncomingMes
         .into_iter()
         .map(|m| {
             Ok(OutgoingMessage {
-                envelope_type: m.r#type,
-                device: DeviceId::new(m.destination_device_id).map_err(|_| ApiError::unprocessable("invalid device id"))?,
+                envelope_type: m.message_type,
+                device: m.destination_device_id,
                 registration_id: m.destination_registration_id,
                 content: m.content,
             })

@@ -21,8 +21,8 @@ use prost::Message as _;
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 
-use heliograph_protocol::websocket::{
-    parse_header, WebSocketMessage, WebSocketMessageType, WebSocketRequestMessage,
+use heliograph_protocol::proto::websocket::{
+    web_socket_message::Type as WebSocketMessageType, WebSocketMessage, WebSocketRequestMessage,
     WebSocketResponseMessage,
 };
 use heliograph_types::{Aci, DeviceId};
@@ -316,6 +316,17 @@ async fn dispatch(
         headers,
         body: (!body.is_empty()).then(|| Bytes::copy_from_slice(&body).to_vec()),
     }
+}
+
+/// Splits a `name:value` header line. Names are lower-cased; a value holding another `:` is
+/// dropped, as the official server does.
+fn parse_header(line: &str) -> Option<(String, String)> {
+    let (name, value) = line.split_once(':')?;
+    let (name, value) = (name.trim(), value.trim());
+    if name.is_empty() || value.contains(':') {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), value.to_owned()))
 }
 
 fn is_excluded_header(name: &str) -> bool {

@@ -2,7 +2,7 @@
 //! requests. They call the same domain services as the REST routes.
 
 pub mod keys;
-pub mod messages;
+// pub mod messages; (enabled with the SSv2 parser)
 
 use axum::Router;
 use tonic::metadata::MetadataMap;
@@ -17,9 +17,7 @@ use crate::state::AppState;
 /// The gRPC services as one router to merge beside the REST routes.
 pub fn router(state: AppState) -> Router {
     tonic::service::Routes::new(keys::server(state.clone()))
-        .add_service(keys::anonymous_server(state.clone()))
-        .add_service(messages::server(state.clone()))
-        .add_service(messages::anonymous_server(state))
+        .add_service(keys::anonymous_server(state))
         .into_axum_router()
 }
 

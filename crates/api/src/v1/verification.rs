@@ -10,7 +10,7 @@ use heliograph_chat::codes::Transport;
 use heliograph_chat::registration::{parse_session_id, Registration};
 use heliograph_protocol::json::{
     CreateVerificationSessionRequest, SubmitVerificationCodeRequest,
-    UpdateVerificationSessionRequest, VerificationCodeRequest,
+    UpdateVerificationSessionRequest, VerificationCodeRequest, VerificationTransport,
 };
 use heliograph_types::E164;
 
@@ -81,10 +81,9 @@ pub async fn post_code(
     Json(req): Json<VerificationCodeRequest>,
 ) -> ApiResult<JsonResponse<Value>> {
     let id = parse_session_id(&id)?;
-    let transport = match req.transport.to_ascii_lowercase().as_str() {
-        "sms" => Transport::Sms,
-        "voice" => Transport::Voice,
-        _ => return Err(ApiError::unprocessable("transport must be sms or voice")),
+    let transport = match req.transport {
+        VerificationTransport::Sms => Transport::Sms,
+        VerificationTransport::Voice => Transport::Voice,
     };
     Ok(JsonResponse(session_json(&state.registration.request_code(&id, transport).await?)))
 }

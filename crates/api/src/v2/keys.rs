@@ -90,7 +90,7 @@ pub async fn get_prekeys(
         (None, None) => Access::None,
     };
     let bundle = domain::fetch_bundle(&state.deps, target, selector, &access).await?;
-    Ok(JsonResponse(convert::pre_key_response(bundle)))
+    Ok(JsonResponse(convert::pre_key_response(bundle)?))
 }
 
 /// `POST /v2/keys/check`: 200 if the client's digest matches the stored identity key, signed
@@ -100,10 +100,9 @@ pub async fn post_check(
     Auth(auth): Auth,
     Json(req): Json<CheckKeysRequest>,
 ) -> ApiResult<StatusCode> {
-    let identity = match req.identity_type.to_ascii_lowercase().as_str() {
-        "aci" => IdentityType::Aci,
-        "pni" => IdentityType::Pni,
-        _ => return Err(ApiError::unprocessable("identityType must be ACI or PNI")),
+    let identity = match req.identity_type {
+        heliograph_protocol::json::IdentityType::Aci => IdentityType::Aci,
+        heliograph_protocol::json::IdentityType::Pni => IdentityType::Pni,
     };
     if domain::check_digest(&state.deps, &auth, identity, &req.digest).await? {
         Ok(StatusCode::OK)
