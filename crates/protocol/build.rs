@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .build_transport(false)
+        .build_transport(true)
         .generate_default_stubs(true)
         .out_dir(out_dir)
         .compile_fds(fds)?;

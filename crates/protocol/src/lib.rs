@@ -3,6 +3,7 @@
 //! format and WebSocket framing helpers. No storage, no HTTP.
 
 pub mod b64;
+pub mod certificate;
 pub mod grpc;
 pub mod json;
 pub mod proto;

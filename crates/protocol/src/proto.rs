@@ -15,3 +15,93 @@ pub mod websocket {
         WebSocketMessage, WebSocketRequestMessage, WebSocketResponseMessage,
     };
 }
+
+impl textsecure::Envelope {
+    /// Fills the retired string fields (9, 11, 13, 15) from their binary successors
+    /// (21, 19, 20, 22), so older clients that only read the strings are served too.
+    /// Service ids become `uuid` / `PNI:uuid`; guids and PNIs a bare UUID. Malformed binary
+    /// values are skipped.
+    pub fn fill_legacy_string_fields(&mut self) {
+        use heliograph_types::ServiceId;
+        let service_id = |b: &Option<Vec<u8>>| {
+            b.as_deref()
+                .and_then(|b| ServiceId::from_binary(b).ok())
+                .map(|s| s.to_string())
+        };
+        let uuid = |b: &Option<Vec<u8>>| {
+            b.as_deref()
+                .and_then(|b| uuid::Uuid::from_slice(b).ok())
+                .map(|u| u.to_string())
+        };
+        self.server_guid_string = uuid(&self.server_guid).or(self.server_guid_string.take());
+        self.source_service_id_string =
+            service_id(&self.source_service_id).or(self.source_service_id_string.take());
+        self.destination_service_id_string =
+            service_id(&self.destination_service_id).or(self.destination_service_id_string.take());
+        self.updated_pni_string = uuid(&self.updated_pni).or(self.updated_pni_string.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::textsecure::{envelope::Type, Envelope};
+    use proptest::prelude::*;
+    use prost::Message;
+
+    #[test]
+    fn urgent_defaults_to_true_and_legacy_fields_fill() {
+        let e = Envelope::decode(&[][..]).unwrap();
+        assert!(e.urgent());
+        let mut e = Envelope {
+            r#type: Some(Type::UnidentifiedSender as i32),
+            server_guid: Some(vec![0x11; 16]),
+            destination_service_id: Some([&[1u8][..], &[0x22; 16]].concat()),
+            ..Default::default()
+        };
+        e.fill_legacy_string_fields();
+        assert_eq!(
+            e.server_guid_string.as_deref(),
+            Some("11111111-1111-1111-1111-111111111111")
+        );
+        assert_eq!(
+            e.destination_service_id_string.as_deref(),
+            Some("PNI:22222222-2222-2222-2222-222222222222")
+        );
+        assert_eq!(e.source_service_id_string, None);
+    }
+
+    #[test]
+    fn field_numbers_on_the_wire() {
+        let e = Envelope {
+            source_device: Some(1),
+            server_guid_string: Some("g".into()),
+            ..Default::default()
+        };
+        // field 7 varint = 0x38, field 9 length-delimited = 0x4a
+        assert_eq!(e.encode_to_vec(), vec![0x38, 1, 0x4a, 1, b'g']);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(mut e) = Envelope::decode(data.as_slice()) {
+                e.fill_legacy_string_fields();
+            }
+        }
+
+        #[test]
+        fn roundtrip(ty in 0i32..9, ts in any::<u64>(), dev in any::<u32>(), content in proptest::collection::vec(any::<u8>(), 0..64), guid in any::<[u8; 16]>(), urgent in any::<bool>(), story in any::<bool>()) {
+            let e = Envelope {
+                r#type: Some(ty),
+                client_timestamp: Some(ts),
+                source_device: Some(dev),
+                content: Some(content),
+                server_guid: Some(guid.to_vec()),
+                urgent: Some(urgent),
+                story: Some(story),
+                ..Default::default()
+            };
+            prop_assert_eq!(Envelope::decode(e.encode_to_vec().as_slice()).unwrap(), e);
+        }
+    }
+}

@@ -1,8 +1,7 @@
 //! Device and linking bodies: `/v1/devices…`, `/v1/provisioning/{address}`.
 
-use heliograph_types::{Aci, DeviceId};
+use heliograph_types::{Aci, DeviceId, Pni, RegistrationId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::keys::{EcSignedPreKey, KemSignedPreKey};
 use super::registration::{ApnRegistrationId, GcmRegistrationId};
@@ -26,18 +25,17 @@ pub struct VerificationCodeResponse {
 }
 
 /// Per-device attributes sent when linking (`DeviceAttributes`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceAttributes {
     /// Polls instead of receiving pushes.
     #[serde(default)]
     pub fetches_messages: bool,
     /// ACI registration id.
-    #[serde(default)]
-    pub registration_id: u32,
+    pub registration_id: RegistrationId,
     /// PNI registration id.
     #[serde(default)]
-    pub pni_registration_id: Option<u32>,
+    pub pni_registration_id: Option<RegistrationId>,
     /// Encrypted device name (padded base64).
     #[serde(default, with = "crate::b64::standard::option")]
     pub name: Option<Vec<u8>>,
@@ -79,7 +77,7 @@ pub struct LinkDeviceResponse {
     /// The account's ACI.
     pub uuid: Aci,
     /// The account's PNI (bare UUID).
-    pub pni: Option<Uuid>,
+    pub pni: Option<Pni>,
     /// The id given to the new device.
     pub device_id: DeviceId,
 }
@@ -96,7 +94,7 @@ pub struct DeviceInfo {
     /// Last seen (ms, truncated to the day).
     pub last_seen: u64,
     /// ACI registration id.
-    pub registration_id: u32,
+    pub registration_id: RegistrationId,
     /// Encrypted link time, unpadded standard base64.
     #[serde(default, with = "crate::b64::standard_lenient::option")]
     pub created_at_ciphertext: Option<Vec<u8>>,
@@ -125,6 +123,7 @@ mod tests {
     use super::*;
     use crate::json::golden::roundtrip;
     use crate::json::keys::tests::{ec_key, kem_key, kem_key_b64};
+    use uuid::Uuid;
 
     #[test]
     fn provisioning_bodies_golden() {
@@ -154,8 +153,8 @@ mod tests {
                 verification_code: "code".into(),
                 account_attributes: DeviceAttributes {
                     fetches_messages: true,
-                    registration_id: 7,
-                    pni_registration_id: Some(8),
+                    registration_id: RegistrationId::new(7).unwrap(),
+                    pni_registration_id: Some(RegistrationId::new(8).unwrap()),
                     name: Some(b"nm".to_vec()),
                     capabilities: [("spqr".to_string(), true)].into_iter().collect(),
                 },
@@ -184,7 +183,7 @@ mod tests {
         roundtrip(
             &LinkDeviceResponse {
                 uuid: aci,
-                pni: Some(Uuid::nil()),
+                pni: Some(Pni::from_uuid(Uuid::nil())),
                 device_id: DeviceId::new(2).unwrap(),
             },
             r#"{"uuid":"095be615-a8ad-4c33-8e9c-c7612fbf6c9f","pni":"00000000-0000-0000-0000-000000000000","deviceId":2}"#,
@@ -199,7 +198,7 @@ mod tests {
                     id: DeviceId::PRIMARY,
                     name: Some(vec![1]),
                     last_seen: 86_400_000,
-                    registration_id: 5,
+                    registration_id: RegistrationId::new(5).unwrap(),
                     created_at_ciphertext: Some(vec![1]),
                 }],
             },

@@ -1,7 +1,7 @@
 //! Prekey bodies: `PUT /v2/keys`, `GET /v2/keys`, `GET /v2/keys/{id}/{device}`,
 //! `POST /v2/keys/check`.
 
-use heliograph_types::{DeviceId, KemPublicKey, PublicKey};
+use heliograph_types::{DeviceId, KemPublicKey, PublicKey, RegistrationId};
 use serde::{Deserialize, Serialize};
 
 /// A one-time EC prekey `{keyId, publicKey}`.
@@ -80,7 +80,7 @@ pub struct PreKeyResponseItem {
     /// The device.
     pub device_id: DeviceId,
     /// The device's registration id (the PNI one when the target is a PNI).
-    pub registration_id: u32,
+    pub registration_id: RegistrationId,
     /// Its signed EC prekey.
     pub signed_pre_key: EcSignedPreKey,
     /// A one-time EC prekey, if one was left.
@@ -230,7 +230,7 @@ pub(crate) mod tests {
                 identity_key: ec_key(1),
                 devices: vec![PreKeyResponseItem {
                     device_id: DeviceId::PRIMARY,
-                    registration_id: 42,
+                    registration_id: RegistrationId::new(42).unwrap(),
                     signed_pre_key: EcSignedPreKey {
                         key_id: 1,
                         public_key: ec_key(1),

@@ -1,9 +1,8 @@
 //! Message bodies: `PUT /v1/messages/{serviceId}`, `PUT /v1/messages/multi_recipient`, the
 //! 409/410 device-mismatch bodies, and the legacy `GET /v1/messages` list.
 
-use heliograph_types::{DeviceId, ServiceId};
+use heliograph_types::{DeviceId, MessageGuid, Pni, ServiceId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 fn default_true() -> bool {
     true
@@ -107,7 +106,7 @@ pub struct SendMultiRecipientMessageResponse {
 #[serde(rename_all = "camelCase")]
 pub struct OutgoingMessageEntity {
     /// Server-assigned message guid.
-    pub guid: Uuid,
+    pub guid: MessageGuid,
     /// `Envelope.Type` number.
     #[serde(rename = "type")]
     pub message_type: i32,
@@ -126,7 +125,7 @@ pub struct OutgoingMessageEntity {
     pub destination_uuid: ServiceId,
     /// The recipient's new PNI after a number change.
     #[serde(default)]
-    pub updated_pni: Option<Uuid>,
+    pub updated_pni: Option<Pni>,
     /// Ciphertext, padded standard base64.
     #[serde(with = "crate::b64::standard")]
     pub content: Vec<u8>,
@@ -164,6 +163,7 @@ pub struct SpamReport {
 mod tests {
     use super::*;
     use crate::json::golden::roundtrip;
+    use uuid::Uuid;
 
     const ACI: &str = "095be615-a8ad-4c33-8e9c-c7612fbf6c9f";
 
@@ -253,7 +253,7 @@ mod tests {
         roundtrip(
             &OutgoingMessageEntityList {
                 messages: vec![OutgoingMessageEntity {
-                    guid: Uuid::nil(),
+                    guid: MessageGuid::from_uuid(Uuid::nil()),
                     message_type: 6,
                     timestamp: 5,
                     source: None,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use heliograph_types::{Aci, PublicKey};
+use heliograph_types::{Aci, Pni, PublicKey, RegistrationId, E164};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -162,18 +162,17 @@ pub enum PushToken {
 }
 
 /// Account and device settings (`AccountAttributes` with `DeviceAttributes` flattened in).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountAttributes {
     /// The device polls over the WebSocket instead of receiving pushes.
     #[serde(default)]
     pub fetches_messages: bool,
     /// ACI registration id of the device.
-    #[serde(default)]
-    pub registration_id: u32,
+    pub registration_id: RegistrationId,
     /// PNI registration id of the device.
     #[serde(default)]
-    pub pni_registration_id: Option<u32>,
+    pub pni_registration_id: Option<RegistrationId>,
     /// Encrypted device name, padded standard base64.
     #[serde(default, with = "crate::b64::standard::option")]
     pub name: Option<Vec<u8>>,
@@ -299,10 +298,10 @@ pub struct Entitlements {
 pub struct AccountIdentityResponse {
     /// The ACI.
     pub uuid: Aci,
-    /// The phone number (E.164 text), if the account has one.
-    pub number: Option<String>,
+    /// The phone number, if the account has one.
+    pub number: Option<E164>,
     /// The PNI as a bare UUID (no `PNI:` prefix on this field).
-    pub pni: Option<Uuid>,
+    pub pni: Option<Pni>,
     /// Username hash, URL-safe base64 without padding.
     #[serde(default, with = "crate::b64::url_nopad::option")]
     pub username_hash: Option<Vec<u8>>,
@@ -407,8 +406,8 @@ mod tests {
     fn account_attributes_golden() {
         let attrs = AccountAttributes {
             fetches_messages: true,
-            registration_id: 1234,
-            pni_registration_id: Some(5678),
+            registration_id: RegistrationId::new(1234).unwrap(),
+            pni_registration_id: Some(RegistrationId::new(5678).unwrap()),
             name: Some(b"nm".to_vec()),
             capabilities: [("spqr".to_string(), true)].into_iter().collect(),
             registration_lock: None,
@@ -426,7 +425,7 @@ mod tests {
     #[test]
     fn unidentified_access_key_as_number_array() {
         let attrs: AccountAttributes = serde_json::from_str(
-            r#"{"unidentifiedAccessKey":[117,110,105,100,101,110,116,105,102,105,101,100,32,107,101,121]}"#,
+            r#"{"registrationId":1,"unidentifiedAccessKey":[117,110,105,100,101,110,116,105,102,105,101,100,32,107,101,121]}"#,
         )
         .unwrap();
         assert_eq!(
@@ -445,8 +444,16 @@ mod tests {
             session_id: Some("abc".into()),
             recovery_password: None,
             account_attributes: AccountAttributes {
-                registration_id: 1,
-                ..Default::default()
+                fetches_messages: false,
+                registration_id: RegistrationId::new(1).unwrap(),
+                pni_registration_id: None,
+                name: None,
+                capabilities: BTreeMap::new(),
+                registration_lock: None,
+                unidentified_access_key: None,
+                unrestricted_unidentified_access: false,
+                discoverable_by_phone_number: false,
+                recovery_password: None,
             },
             skip_device_transfer: true,
             aci_identity_key: ec_key(1),
@@ -487,12 +494,12 @@ mod tests {
     #[test]
     fn account_creation_response_golden() {
         let aci: Aci = "095be615-a8ad-4c33-8e9c-c7612fbf6c9f".parse().unwrap();
-        let pni: Uuid = "06d9ee19-7126-49ad-b4cb-de1a4d42305a".parse().unwrap();
+        let pni: Pni = "06d9ee19-7126-49ad-b4cb-de1a4d42305a".parse().unwrap();
         roundtrip(
             &AccountCreationResponse {
                 identity: AccountIdentityResponse {
                     uuid: aci,
-                    number: Some("+18005550123".into()),
+                    number: Some(E164::parse("+18005550123").unwrap()),
                     pni: Some(pni),
                     username_hash: None,
                     username_link_handle: None,
