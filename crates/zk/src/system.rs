@@ -20,6 +20,7 @@ pub(crate) struct LegacySystem {
     /// `G_m1..G_m5` at indices 0..5.
     pub(crate) G_m: [RistrettoPoint; 5],
     pub(crate) G_V: RistrettoPoint,
+    #[allow(dead_code)]
     pub(crate) G_z: RistrettoPoint,
 }
 

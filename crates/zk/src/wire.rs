@@ -127,11 +127,6 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| self.point()).collect()
     }
 
-    pub(crate) fn compressed_vec(&mut self) -> ZkResult<Vec<CompressedRistretto>> {
-        let n = self.count(32)?;
-        (0..n).map(|_| self.compressed()).collect()
-    }
-
     /// Succeeds only if every byte was consumed.
     pub(crate) fn finish(self) -> ZkResult<()> {
         if self.rest.is_empty() {
