@@ -204,3 +204,36 @@ test('libsignal receives our expiring profile key credential; wrong profile key 
   const wrong = cli('issue-profile', secretHex, request, randomUUID(), commitment, expiration);
   assert.throws(() => client.receiveExpiringProfileKeyCredential(ctx, new zk.ExpiringProfileKeyCredentialResponse(unhex(wrong))));
 });
+
+test('same randomness, same bytes as libsignal (sign, auth, endorsements, profile key)', () => {
+  const seed = randomBytes(32);
+  const secret = zk.ServerSecretParams.generateWithRandom(seed);
+  const secretHex = hex(secret.serialize());
+  const r = randomBytes(32);
+  const R = ['--random', hex(r)];
+
+  const msg = randomBytes(33);
+  assert.equal(cli(...R, 'sign', secretHex, hex(msg)), hex(secret.signWithRandom(r, msg).serialize()));
+
+  const aci = Aci.fromUuid(randomUUID());
+  const pni = Pni.fromUuid(randomUUID());
+  const t = today();
+  const theirsAuth = new zk.ServerZkAuthOperations(secret).issueAuthCredentialWithPniZkcWithRandom(r, aci, pni, t);
+  assert.equal(cli(...R, 'issue-auth', secretHex, aci.getRawUuid(), pni.getRawUuid(), t), hex(theirsAuth.serialize()));
+
+  const expiration = today() + 2 * DAY;
+  const keyPair = zk.GroupSendDerivedKeyPair.forExpiration(new Date(expiration * 1000), secret);
+  assert.equal(cli('derived-key', secretHex, expiration), hex(keyPair.serialize()));
+  const group = zk.GroupSecretParams.generate();
+  const cipher = new zk.ClientZkGroupCipher(group);
+  const cts = [0, 1, 2, 3, 4].map(() => cipher.encryptServiceId(Aci.fromUuid(randomUUID())));
+  const theirsEnd = zk.GroupSendEndorsementsResponse.issueWithRandom(cts, keyPair, r);
+  assert.equal(cli(...R, 'issue-endorsements', secretHex, expiration, cts.map((c) => hex(c.serialize())).join(',')), hex(theirsEnd.serialize()));
+
+  const profileKey = new zk.ProfileKey(randomBytes(32));
+  const ctx = new zk.ClientZkProfileOperations(secret.getPublicParams()).createProfileKeyCredentialRequestContext(aci, profileKey);
+  const commitment = profileKey.getCommitment(aci);
+  const exp = today() + 7 * DAY;
+  const theirsProfile = new zk.ServerZkProfileOperations(secret).issueExpiringProfileKeyCredentialWithRandom(r, ctx.getRequest(), aci, commitment, exp);
+  assert.equal(cli(...R, 'issue-profile', secretHex, hex(ctx.getRequest().serialize()), aci.getRawUuid(), hex(commitment.serialize()), exp), hex(theirsProfile.serialize()));
+});

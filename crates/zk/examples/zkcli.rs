@@ -3,6 +3,9 @@
 //! All binary values are hex on the command line and on stdout. Times are epoch seconds.
 //! Service ids are libsignal service-id strings (`<uuid>` for an ACI, `PNI:<uuid>` for a PNI).
 //!
+//! A leading `--random <32-byte hex>` makes the randomized operations (sign, issue-*)
+//! deterministic, for byte-exact comparison with libsignal's `...WithRandom` functions.
+//!
 //! ```text
 //! zkcli gen-params                                   -> secret params
 //! zkcli gen-params-seed <randomness32>               -> secret params (deterministic)
@@ -13,6 +16,7 @@
 //! zkcli issue-endorsements <secret> <expiration> <ct>[,<ct>...]  -> GroupSendEndorsementsResponse
 //! zkcli verify-token <secret> <full-token> <now> <sid>[,<sid>...] -> "ok" / error
 //! zkcli issue-profile <secret> <request> <aci-uuid> <commitment> <expiration> -> response
+//! zkcli derived-key <secret> <expiration>            -> GroupSendDerivedKeyPair
 //! ```
 
 use std::process::ExitCode;
@@ -43,26 +47,56 @@ fn uuid(s: &str) -> Result<uuid::Uuid, String> {
     uuid::Uuid::parse_str(s).map_err(|e| format!("bad uuid {s}: {e}"))
 }
 
+/// Randomness source: the OS, or a fixed 32-byte value given with `--random`.
+enum Rand {
+    Os,
+    Fixed([u8; 32]),
+}
+
+impl Rand {
+    fn bytes(&self) -> [u8; 32] {
+        match self {
+            Rand::Os => {
+                let mut r = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut OsRng, &mut r);
+                r
+            }
+            Rand::Fixed(r) => *r,
+        }
+    }
+}
+
+fn seed32(s: &str) -> Result<[u8; 32], String> {
+    hexarg(s)?
+        .try_into()
+        .map_err(|_| "randomness must be 32 bytes".to_string())
+}
+
 fn run(args: &[String]) -> CliResult {
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let rnd = if a.first() == Some(&"--random") && a.len() >= 2 {
+        let r = Rand::Fixed(seed32(a[1])?);
+        a.drain(..2);
+        r
+    } else {
+        Rand::Os
+    };
     match a.as_slice() {
         ["gen-params"] => Ok(hex::encode(ServerSecretParams::generate(&mut OsRng).serialize())),
-        ["gen-params-seed", seed] => {
-            let seed: [u8; 32] = hexarg(seed)?
-                .try_into()
-                .map_err(|_| "seed must be 32 bytes".to_string())?;
-            Ok(hex::encode(
-                ServerSecretParams::generate_deterministic(&seed).serialize(),
-            ))
-        }
+        ["gen-params-seed", seed] => Ok(hex::encode(
+            ServerSecretParams::generate_deterministic(&seed32(seed)?).serialize(),
+        )),
+        ["derived-key", s, exp] => Ok(hex::encode(
+            GroupSendDerivedKeyPair::for_expiration(num(exp)?, &secret(s)?).serialize(),
+        )),
         ["public-params", s] => Ok(hex::encode(secret(s)?.get_public_params().serialize())),
         ["sign", s, msg] => secret(s)?
-            .sign(&mut OsRng, &hexarg(msg)?)
+            .sign_deterministic(&rnd.bytes(), &hexarg(msg)?)
             .map(hex::encode)
             .map_err(|e| e.to_string()),
         ["issue-auth", s, aci, pni, t] => secret(s)?
-            .issue_auth_credential_with_pni_zkc(
-                &mut OsRng,
+            .issue_auth_credential_with_pni_zkc_deterministic(
+                &rnd.bytes(),
                 Aci::from_uuid(uuid(aci)?),
                 Pni::from_uuid(uuid(pni)?),
                 num(t)?,
@@ -81,7 +115,7 @@ fn run(args: &[String]) -> CliResult {
                 .map(hexarg)
                 .collect::<Result<Vec<_>, _>>()?;
             let refs: Vec<&[u8]> = cts.iter().map(Vec::as_slice).collect();
-            GroupSendEndorsementsResponse::issue(&refs, &kp, &mut OsRng)
+            GroupSendEndorsementsResponse::issue_deterministic(&refs, &kp, &rnd.bytes())
                 .map(hex::encode)
                 .map_err(|e| e.to_string())
         }
@@ -100,8 +134,8 @@ fn run(args: &[String]) -> CliResult {
                 .map_err(|e| e.to_string())
         }
         ["issue-profile", s, req, aci, commitment, exp] => secret(s)?
-            .issue_expiring_profile_key_credential(
-                &mut OsRng,
+            .issue_expiring_profile_key_credential_deterministic(
+                &rnd.bytes(),
                 &hexarg(req)?,
                 Aci::from_uuid(uuid(aci)?),
                 &hexarg(commitment)?,
