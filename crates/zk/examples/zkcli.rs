@@ -82,7 +82,9 @@ fn run(args: &[String]) -> CliResult {
         Rand::Os
     };
     match a.as_slice() {
-        ["gen-params"] => Ok(hex::encode(ServerSecretParams::generate(&mut OsRng).serialize())),
+        ["gen-params"] => Ok(hex::encode(
+            ServerSecretParams::generate(&mut OsRng).serialize(),
+        )),
         ["gen-params-seed", seed] => Ok(hex::encode(
             ServerSecretParams::generate_deterministic(&seed32(seed)?).serialize(),
         )),
@@ -110,10 +112,7 @@ fn run(args: &[String]) -> CliResult {
         ["issue-endorsements", s, exp, cts] => {
             let params = secret(s)?;
             let kp = GroupSendDerivedKeyPair::for_expiration(num(exp)?, &params);
-            let cts = cts
-                .split(',')
-                .map(hexarg)
-                .collect::<Result<Vec<_>, _>>()?;
+            let cts = cts.split(',').map(hexarg).collect::<Result<Vec<_>, _>>()?;
             let refs: Vec<&[u8]> = cts.iter().map(Vec::as_slice).collect();
             GroupSendEndorsementsResponse::issue_deterministic(&refs, &kp, &rnd.bytes())
                 .map(hex::encode)
@@ -121,7 +120,8 @@ fn run(args: &[String]) -> CliResult {
         }
         ["verify-token", s, token, now, sids] => {
             let params = secret(s)?;
-            let token = GroupSendFullToken::deserialize(&hexarg(token)?).map_err(|e| e.to_string())?;
+            let token =
+                GroupSendFullToken::deserialize(&hexarg(token)?).map_err(|e| e.to_string())?;
             let kp = GroupSendDerivedKeyPair::for_expiration(token.expiration(), &params);
             let sids = sids
                 .split(',')

@@ -131,7 +131,9 @@ impl ServerSecretParams {
         now_seconds: u64,
     ) -> ZkResult<()> {
         let rt = presentation.redemption_time;
-        let start = rt.checked_sub(SECONDS_PER_DAY).ok_or(ZkError::Verification)?;
+        let start = rt
+            .checked_sub(SECONDS_PER_DAY)
+            .ok_or(ZkError::Verification)?;
         let end = rt
             .checked_add(2 * SECONDS_PER_DAY)
             .ok_or(ZkError::Verification)?;

@@ -48,8 +48,7 @@ pub(crate) fn issue(
     }
     let sys = system::generic();
 
-    let mut sho =
-        ShoHmacSha256::with_data(b"Signal_ZKCredential_Issuance_20230410", randomness);
+    let mut sho = ShoHmacSha256::with_data(b"Signal_ZKCredential_Issuance_20230410", randomness);
     let t = sho.get_scalar();
     let U = sho.get_point();
     let mut V = key.W + (key.x0 + key.x1 * t) * U;
@@ -60,10 +59,22 @@ pub(crate) fn issue(
     let mut st = Statement::new();
     st.add("C_W", &[("w", "G_w"), ("wprime", "G_wprime")])?;
     let mut rhs = vec![("x0", "G_x0"), ("x1", "G_x1")];
-    rhs.extend(Y_NAMES.iter().zip(G_Y_NAMES.iter()).take(n).map(|(a, b)| (*a, *b)));
+    rhs.extend(
+        Y_NAMES
+            .iter()
+            .zip(G_Y_NAMES.iter())
+            .take(n)
+            .map(|(a, b)| (*a, *b)),
+    );
     st.add("G_V-I", &rhs)?;
     let mut rhs = vec![("w", "G_w"), ("x0", "U"), ("x1", "tU")];
-    rhs.extend(Y_NAMES.iter().zip(M_NAMES.iter()).take(n).map(|(a, b)| (*a, *b)));
+    rhs.extend(
+        Y_NAMES
+            .iter()
+            .zip(M_NAMES.iter())
+            .take(n)
+            .map(|(a, b)| (*a, *b)),
+    );
     st.add("V", &rhs)?;
 
     let mut scalars = ScalarArgs::new();
@@ -189,7 +200,10 @@ pub(crate) fn verify_presentation(
     st.add("Z", &[("z", "I")])?;
     st.add("C_x1", &[("t", "C_x0"), ("z0", "G_x0"), ("z", "G_x1")])?;
     st.add("0", &[(z1.as_str(), "I"), (a1.as_str(), "Z")])?;
-    st.add("sum(A)", &[(a1.as_str(), g_a1.as_str()), (a2.as_str(), g_a2.as_str())])?;
+    st.add(
+        "sum(A)",
+        &[(a1.as_str(), g_a1.as_str()), (a2.as_str(), g_a2.as_str())],
+    )?;
 
     let mut points = PointArgs::new();
     points.insert("I".into(), I);
@@ -218,7 +232,10 @@ pub(crate) fn verify_presentation(
         let lhs2 = format!("C_y{s}-E_A{s}");
         let g_y_s = format!("G_y{s}");
         let neg = format!("-E_A{f}");
-        st.add(&e_a_f, &[(a1.as_str(), c_y_f.as_str()), (z1.as_str(), g_y_f.as_str())])?;
+        st.add(
+            &e_a_f,
+            &[(a1.as_str(), c_y_f.as_str()), (z1.as_str(), g_y_f.as_str())],
+        )?;
         st.add(&lhs2, &[("z", g_y_s.as_str()), (a2.as_str(), neg.as_str())])?;
         points.insert(c_y_f, C_y[f]);
         points.insert(e_a_f, attr_points[f]);

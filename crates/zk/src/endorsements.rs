@@ -192,7 +192,7 @@ impl GroupSendEndorsementsResponse {
             .iter()
             .map(|e| ((e + e).compress().to_bytes(), *e))
             .collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_unstable_by_key(|a| a.0);
         E = keyed.into_iter().map(|(_, e)| e).collect();
 
         let sk = &key_pair.sk_prime;

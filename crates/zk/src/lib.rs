@@ -11,8 +11,8 @@
 //! RustCrypto hashes. Deserializers never panic; secrets are zeroized on drop.
 
 pub mod auth;
-pub mod endorsements;
 mod credential;
+pub mod endorsements;
 mod error;
 mod group;
 mod params;
@@ -39,7 +39,9 @@ pub const RANDOMNESS_LEN: usize = 32;
 pub const SECONDS_PER_DAY: u64 = 86_400;
 
 /// Fills a fresh randomness buffer from `rng`.
-pub(crate) fn draw<R: rand_core::RngCore + rand_core::CryptoRng>(rng: &mut R) -> [u8; RANDOMNESS_LEN] {
+pub(crate) fn draw<R: rand_core::RngCore + rand_core::CryptoRng>(
+    rng: &mut R,
+) -> [u8; RANDOMNESS_LEN] {
     let mut r = [0u8; RANDOMNESS_LEN];
     rng.fill_bytes(&mut r);
     r

@@ -86,7 +86,9 @@ impl LegacyKeyPair {
         let W = r.point()?;
         let x0 = r.scalar()?;
         let x1 = r.scalar()?;
-        let y = (0..storage).map(|_| r.scalar()).collect::<ZkResult<Vec<_>>>()?;
+        let y = (0..storage)
+            .map(|_| r.scalar())
+            .collect::<ZkResult<Vec<_>>>()?;
         let C_W = r.point()?;
         let I = r.point()?;
         Ok(Self {
@@ -272,8 +274,7 @@ impl ServerSecretParams {
         let pni = LegacyKeyPair::generate(&mut sho, PNI_Y.0, PNI_Y.1);
         let expiring_profile_key =
             LegacyKeyPair::generate(&mut sho, EXPIRING_PROFILE_KEY_Y.0, EXPIRING_PROFILE_KEY_Y.1);
-        let auth_with_pni =
-            LegacyKeyPair::generate(&mut sho, AUTH_WITH_PNI_Y.0, AUTH_WITH_PNI_Y.1);
+        let auth_with_pni = LegacyKeyPair::generate(&mut sho, AUTH_WITH_PNI_Y.0, AUTH_WITH_PNI_Y.1);
         let generic = GenericKeyPair::generate(randomness);
         let mut root_sho = ShoHmacSha256::with_data(
             b"Signal_ZKCredential_Endorsements_ServerRootKeyPair_generate_20240207",

@@ -42,7 +42,8 @@ fn index_of(names: &mut Vec<String>, name: &str) -> ZkResult<u8> {
     if let Some(i) = names.iter().position(|n| n == name) {
         return u8::try_from(i).map_err(|_| ZkError::InvalidArgument("statement too large"));
     }
-    let i = u8::try_from(names.len()).map_err(|_| ZkError::InvalidArgument("statement too large"))?;
+    let i =
+        u8::try_from(names.len()).map_err(|_| ZkError::InvalidArgument("statement too large"))?;
     names.push(name.to_owned());
     Ok(i)
 }
@@ -136,11 +137,7 @@ impl Statement {
             .collect()
     }
 
-    fn challenge(
-        mut sho: ShoHmacSha256,
-        commitment: &[RistrettoPoint],
-        message: &[u8],
-    ) -> Scalar {
+    fn challenge(mut sho: ShoHmacSha256, commitment: &[RistrettoPoint], message: &[u8]) -> Scalar {
         for p in commitment {
             sho.absorb(p.compress().as_bytes());
         }

@@ -129,8 +129,11 @@ impl ProfileKeyCredentialRequest {
 }
 
 fn timestamp_scalar(t: u64) -> Scalar {
-    ShoHmacSha256::with_data(b"Signal_ZKGroup_20220524_Timestamp_Calc_m", &t.to_be_bytes())
-        .get_scalar()
+    ShoHmacSha256::with_data(
+        b"Signal_ZKGroup_20220524_Timestamp_Calc_m",
+        &t.to_be_bytes(),
+    )
+    .get_scalar()
 }
 
 impl ServerSecretParams {

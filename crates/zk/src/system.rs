@@ -76,8 +76,7 @@ pub(crate) fn legacy() -> &'static LegacySystem {
 pub(crate) fn generic() -> &'static GenericSystem {
     static CELL: OnceLock<GenericSystem> = OnceLock::new();
     CELL.get_or_init(|| {
-        let mut sho =
-            ShoSha256::new(b"Signal_ZKCredential_ConstantSystemParams_generate_20230410");
+        let mut sho = ShoSha256::new(b"Signal_ZKCredential_ConstantSystemParams_generate_20230410");
         let G_w = sho.get_point();
         let G_wprime = sho.get_point();
         let G_x0 = sho.get_point();
@@ -120,7 +119,10 @@ mod tests {
     const UID_HEX: &str = "a6324c368df734691147981348b6e7eb42c3307e711b6c7eccd3032d45693f5a048013525b76124bf2640c5e9369c76efbe80aba2a24aa5d8e18a98eba14f837";
 
     fn enc(points: &[RistrettoPoint]) -> String {
-        points.iter().map(|p| hex::encode(p.compress().as_bytes())).collect()
+        points
+            .iter()
+            .map(|p| hex::encode(p.compress().as_bytes()))
+            .collect()
     }
 
     #[test]

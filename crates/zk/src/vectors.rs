@@ -131,7 +131,10 @@ fn our_auth_credential_is_well_formed() {
             123_456 * SECONDS_PER_DAY,
         )
         .unwrap();
-    assert_eq!(resp.len(), crate::auth::AUTH_CREDENTIAL_WITH_PNI_RESPONSE_LEN);
+    assert_eq!(
+        resp.len(),
+        crate::auth::AUTH_CREDENTIAL_WITH_PNI_RESPONSE_LEN
+    );
     assert_eq!(resp[0], 3);
     assert!(params
         .issue_auth_credential_with_pni_zkc_deterministic(&test_array_32(200), aci, pni, 5)
