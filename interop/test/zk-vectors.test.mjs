@@ -195,6 +195,13 @@ test('libsignal receives our expiring profile key credential; wrong profile key 
   const group = zk.GroupSecretParams.generate();
   const pres = client.createExpiringProfileKeyCredentialPresentation(group, cred);
   new zk.ServerZkProfileOperations(new zk.ServerSecretParams(unhex(secretHex))).verifyProfileKeyCredentialPresentation(group.getPublicParams(), pres);
+  // ...and so does ours; another group's params or a time past expiration fail.
+  const gpp = hex(group.getPublicParams().serialize());
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(cliOk('verify-profile', secretHex, gpp, hex(pres.serialize()), now));
+  assert.ok(!cliOk('verify-profile', secretHex, hex(zk.GroupSecretParams.generate().getPublicParams().serialize()), hex(pres.serialize()), now));
+  assert.ok(!cliOk('verify-profile', secretHex, gpp, hex(pres.serialize()), expiration));
+  assert.ok(!cliOk('verify-profile', cli('gen-params'), gpp, hex(pres.serialize()), now));
 
   // Commitment of another profile key, or of the same key for another ACI: refused.
   const otherKey = new zk.ProfileKey(randomBytes(32));
@@ -236,4 +243,19 @@ test('same randomness, same bytes as libsignal (sign, auth, endorsements, profil
   const exp = today() + 7 * DAY;
   const theirsProfile = new zk.ServerZkProfileOperations(secret).issueExpiringProfileKeyCredentialWithRandom(r, ctx.getRequest(), aci, commitment, exp);
   assert.equal(cli(...R, 'issue-profile', secretHex, hex(ctx.getRequest().serialize()), aci.getRawUuid(), hex(commitment.serialize()), exp), hex(theirsProfile.serialize()));
+});
+
+test('presentations of libsignal-issued profile key credentials verify with our code', () => {
+  const secret = zk.ServerSecretParams.generate();
+  const aci = Aci.fromUuid(randomUUID());
+  const profileKey = new zk.ProfileKey(randomBytes(32));
+  const client = new zk.ClientZkProfileOperations(secret.getPublicParams());
+  const ctx = client.createProfileKeyCredentialRequestContext(aci, profileKey);
+  const exp = today() + 7 * DAY;
+  const resp = new zk.ServerZkProfileOperations(secret).issueExpiringProfileKeyCredential(ctx.getRequest(), aci, profileKey.getCommitment(aci), exp);
+  const cred = client.receiveExpiringProfileKeyCredential(ctx, resp);
+  const group = zk.GroupSecretParams.generate();
+  const pres = client.createExpiringProfileKeyCredentialPresentation(group, cred);
+  const now = Math.floor(Date.now() / 1000);
+  assert.ok(cliOk('verify-profile', hex(secret.serialize()), hex(group.getPublicParams().serialize()), hex(pres.serialize()), now));
 });

@@ -17,6 +17,7 @@
 //! zkcli verify-token <secret> <full-token> <now> <sid>[,<sid>...] -> "ok" / error
 //! zkcli issue-profile <secret> <request> <aci-uuid> <commitment> <expiration> -> response
 //! zkcli derived-key <secret> <expiration>            -> GroupSendDerivedKeyPair
+//! zkcli verify-profile <secret> <group-public> <presentation> <now> -> "ok" / error
 //! ```
 
 use std::process::ExitCode;
@@ -142,6 +143,14 @@ fn run(args: &[String]) -> CliResult {
                 num(exp)?,
             )
             .map(hex::encode)
+            .map_err(|e| e.to_string()),
+        ["verify-profile", s, gpp, pres, now] => secret(s)?
+            .verify_profile_key_credential_presentation_bytes(
+                &hexarg(gpp)?,
+                &hexarg(pres)?,
+                num(now)?,
+            )
+            .map(|()| "ok".to_string())
             .map_err(|e| e.to_string()),
         _ => Err("usage: see the header of examples/zkcli.rs".to_string()),
     }

@@ -39,6 +39,14 @@ pub struct GroupSendDerivedKeyPair {
     expiration: u64,
 }
 
+impl std::fmt::Debug for GroupSendDerivedKeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupSendDerivedKeyPair")
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for GroupSendDerivedKeyPair {
     fn drop(&mut self) {
         self.sk_prime.zeroize();
@@ -226,7 +234,7 @@ impl GroupSendEndorsementsResponse {
 }
 
 /// A `GroupSendFullToken` presented by a sender (token plus expiration).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GroupSendFullToken {
     raw_token: Vec<u8>,
     expiration: u64,

@@ -12,7 +12,7 @@ use crate::wire::{Reader, Writer};
 pub const GROUP_PUBLIC_PARAMS_LEN: usize = 97;
 
 /// A group's public parameters.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct GroupPublicParams {
     group_id: [u8; 32],
     pub(crate) uid_enc_A: RistrettoPoint,

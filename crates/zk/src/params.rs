@@ -238,6 +238,12 @@ pub struct ServerSecretParams {
     pub(crate) endorsement: RootKeyPair,
 }
 
+impl std::fmt::Debug for ServerSecretParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerSecretParams(<redacted>)")
+    }
+}
+
 // (storage scalars, attributes used in I) of the legacy key pairs, in serialization order.
 const AUTH_Y: (usize, usize) = (4, 3);
 const PROFILE_KEY_Y: (usize, usize) = (4, 4);
@@ -406,7 +412,7 @@ impl ServerSecretParams {
 }
 
 /// Public counterpart of [`ServerSecretParams`], serialized as libsignal's `ServerPublicParams`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ServerPublicParams {
     auth: (RistrettoPoint, RistrettoPoint),
     profile_key: (RistrettoPoint, RistrettoPoint),

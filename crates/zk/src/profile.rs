@@ -1,7 +1,8 @@
 //! Expiring profile key credentials: the server checks a client's `ProfileKeyCredentialRequest`
 //! against the stored `ProfileKeyCommitment` and issues a blinded credential over the ACI and the
 //! (encrypted) profile key, with the expiration time as fifth attribute, returned as an
-//! `ExpiringProfileKeyCredentialResponse` (497 bytes).
+//! `ExpiringProfileKeyCredentialResponse` (497 bytes). Also verifies the presentations of such
+//! credentials that clients hand to a group server (`ProfileKeyCredentialPresentation`, version 4).
 
 #![allow(non_snake_case)]
 
@@ -14,7 +15,9 @@ use heliograph_types::{Aci, ServiceId};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
+use crate::credential::Ciphertext;
 use crate::error::{ZkError, ZkResult};
+use crate::group::GroupPublicParams;
 use crate::params::ServerSecretParams;
 use crate::poksho::{PointArgs, ScalarArgs, Statement};
 use crate::sho::{Sho, ShoHmacSha256};
@@ -51,7 +54,7 @@ fn commitment_system() -> &'static CommitmentSystem {
 }
 
 /// A parsed `ProfileKeyCommitment` (stored with the profile version).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct ProfileKeyCommitment {
     J1: RistrettoPoint,
     J2: RistrettoPoint,
@@ -74,7 +77,7 @@ impl ProfileKeyCommitment {
 }
 
 /// A parsed `ProfileKeyCredentialRequest`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ProfileKeyCredentialRequest {
     Y: RistrettoPoint,
     D1: RistrettoPoint,
@@ -276,6 +279,185 @@ impl ServerSecretParams {
             .u64(expiration_seconds)
             .byte_vec(&proof);
         Ok(w.finish())
+    }
+}
+
+/// Version byte of the only accepted profile key credential presentation
+/// (`ExpiringProfileKeyCredentialPresentationV2`).
+const PROFILE_PRESENTATION_VERSION_4: u8 = 3;
+
+/// A parsed expiring profile key credential presentation (version 4).
+pub struct ProfileKeyCredentialPresentation {
+    C_x0: RistrettoPoint,
+    C_x1: RistrettoPoint,
+    C_y: [RistrettoPoint; 5],
+    C_V: RistrettoPoint,
+    proof: Vec<u8>,
+    uid_ciphertext: Ciphertext,
+    profile_key_ciphertext: Ciphertext,
+    expiration: u64,
+}
+
+impl ProfileKeyCredentialPresentation {
+    /// Parses libsignal's serialization; older presentation versions (0..=2) are rejected, as
+    /// libsignal's server does.
+    pub fn deserialize(bytes: &[u8]) -> ZkResult<Self> {
+        let mut r = Reader::new(bytes, "ProfileKeyCredentialPresentation");
+        r.expect_u8(PROFILE_PRESENTATION_VERSION_4)?;
+        let C_x0 = r.point()?;
+        let C_x1 = r.point()?;
+        let mut C_y = [RISTRETTO_BASEPOINT_POINT; 5];
+        for c in &mut C_y {
+            *c = r.point()?;
+        }
+        let C_V = r.point()?;
+        let proof = r.byte_vec()?;
+        let uid_ciphertext = Ciphertext::read(&mut r)?;
+        let profile_key_ciphertext = Ciphertext::read(&mut r)?;
+        let expiration = r.u64()?;
+        r.finish()?;
+        Ok(Self {
+            C_x0,
+            C_x1,
+            C_y,
+            C_V,
+            proof,
+            uid_ciphertext,
+            profile_key_ciphertext,
+            expiration,
+        })
+    }
+
+    /// Expiration time (epoch seconds) of the presented credential.
+    pub fn expiration(&self) -> u64 {
+        self.expiration
+    }
+
+    /// The member's encrypted ACI, serialized as a `UuidCiphertext` (65 bytes).
+    pub fn uuid_ciphertext(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(0)
+            .point(&self.uid_ciphertext.E_A1)
+            .point(&self.uid_ciphertext.E_A2);
+        w.finish()
+    }
+
+    /// The member's encrypted profile key, serialized as a `ProfileKeyCiphertext` (65 bytes).
+    pub fn profile_key_ciphertext(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u8(0)
+            .point(&self.profile_key_ciphertext.E_A1)
+            .point(&self.profile_key_ciphertext.E_A2);
+        w.finish()
+    }
+}
+
+impl ServerSecretParams {
+    /// Verifies an expiring profile key credential presentation for a group: the proof must
+    /// verify against our expiring profile key credential key and the group's keys, and the
+    /// credential must not be expired at `now_seconds`.
+    pub fn verify_profile_key_credential_presentation(
+        &self,
+        group_public_params: &GroupPublicParams,
+        presentation: &ProfileKeyCredentialPresentation,
+        now_seconds: u64,
+    ) -> ZkResult<()> {
+        let key = &self.expiring_profile_key;
+        let (y1, y2, y3, y4, y5) = match key.y.as_slice() {
+            [a, b, c, d, e] => (*a, *b, *c, *d, *e),
+            _ => return Err(ZkError::InvalidArgument("key shape")),
+        };
+        let sys = system::legacy();
+        let uid_sys = system::uid();
+        let pk_sys = system::profile_key_enc();
+        let p = presentation;
+        let [C_y1, C_y2, C_y3, C_y4, C_y5] = p.C_y;
+        let M5 = timestamp_scalar(p.expiration) * sys.G_m[4];
+        let Z = p.C_V
+            - key.W
+            - key.x0 * p.C_x0
+            - key.x1 * p.C_x1
+            - y1 * C_y1
+            - y2 * C_y2
+            - y3 * C_y3
+            - y4 * C_y4
+            - y5 * (C_y5 + M5);
+        let Ciphertext { E_A1, E_A2 } = p.uid_ciphertext;
+        let Ciphertext {
+            E_A1: E_B1,
+            E_A2: E_B2,
+        } = p.profile_key_ciphertext;
+
+        let mut st = Statement::new();
+        st.add("Z", &[("z", "I")])?;
+        st.add("C_x1", &[("t", "C_x0"), ("z0", "G_x0"), ("z", "G_x1")])?;
+        st.add(
+            "A+B",
+            &[
+                ("a1", "G_a1"),
+                ("a2", "G_a2"),
+                ("b1", "G_b1"),
+                ("b2", "G_b2"),
+            ],
+        )?;
+        st.add("C_y2-E_A2", &[("z", "G_y2"), ("a2", "-E_A1")])?;
+        st.add("E_A1", &[("a1", "C_y1"), ("z1", "G_y1")])?;
+        st.add("C_y4-E_B2", &[("z", "G_y4"), ("b2", "-E_B1")])?;
+        st.add("E_B1", &[("b1", "C_y3"), ("z2", "G_y3")])?;
+        st.add("0", &[("z1", "I"), ("a1", "Z")])?;
+        st.add("0", &[("z2", "I"), ("b1", "Z")])?;
+        st.add("C_y5", &[("z", "G_y5")])?;
+
+        let points: PointArgs = crate::poksho::args(&[
+            ("Z", Z),
+            ("I", key.I),
+            ("C_x1", p.C_x1),
+            ("C_x0", p.C_x0),
+            ("G_x0", sys.G_x0),
+            ("G_x1", sys.G_x1),
+            (
+                "A+B",
+                group_public_params.uid_enc_A + group_public_params.profile_key_enc_A,
+            ),
+            ("G_a1", uid_sys.G_a1),
+            ("G_a2", uid_sys.G_a2),
+            ("G_b1", pk_sys.G_b1),
+            ("G_b2", pk_sys.G_b2),
+            ("C_y2-E_A2", C_y2 - E_A2),
+            ("G_y2", sys.G_y[1]),
+            ("-E_A1", -E_A1),
+            ("E_A1", E_A1),
+            ("C_y1", C_y1),
+            ("G_y1", sys.G_y[0]),
+            ("C_y4-E_B2", C_y4 - E_B2),
+            ("G_y4", sys.G_y[3]),
+            ("-E_B1", -E_B1),
+            ("E_B1", E_B1),
+            ("C_y3", C_y3),
+            ("G_y3", sys.G_y[2]),
+            ("0", curve25519_dalek::traits::Identity::identity()),
+            ("C_y5", C_y5),
+            ("G_y5", sys.G_y[4]),
+        ]);
+        st.verify(&p.proof, &points, b"")
+            .map_err(|_| ZkError::Verification)?;
+        if p.expiration <= now_seconds {
+            return Err(ZkError::Verification);
+        }
+        Ok(())
+    }
+
+    /// Convenience: parse both inputs from bytes, then
+    /// [`Self::verify_profile_key_credential_presentation`].
+    pub fn verify_profile_key_credential_presentation_bytes(
+        &self,
+        group_public_params: &[u8],
+        presentation: &[u8],
+        now_seconds: u64,
+    ) -> ZkResult<()> {
+        let gpp = GroupPublicParams::deserialize(group_public_params)?;
+        let p = ProfileKeyCredentialPresentation::deserialize(presentation)?;
+        self.verify_profile_key_credential_presentation(&gpp, &p, now_seconds)
     }
 }
 

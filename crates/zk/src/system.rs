@@ -42,6 +42,25 @@ pub(crate) struct UidSystem {
     pub(crate) G_a2: RistrettoPoint,
 }
 
+/// Generators of profile key encryption (`G_b1`, `G_b2`).
+pub(crate) struct ProfileKeyEncSystem {
+    pub(crate) G_b1: RistrettoPoint,
+    pub(crate) G_b2: RistrettoPoint,
+}
+
+pub(crate) fn profile_key_enc() -> &'static ProfileKeyEncSystem {
+    static CELL: OnceLock<ProfileKeyEncSystem> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut sho = ShoHmacSha256::with_data(
+            b"Signal_ZKGroup_20200424_Constant_ProfileKeyEncryption_SystemParams_Generate",
+            b"",
+        );
+        let G_b1 = sho.get_point();
+        let G_b2 = sho.get_point();
+        ProfileKeyEncSystem { G_b1, G_b2 }
+    })
+}
+
 pub(crate) fn legacy() -> &'static LegacySystem {
     static CELL: OnceLock<LegacySystem> = OnceLock::new();
     CELL.get_or_init(|| {
@@ -134,6 +153,16 @@ mod tests {
         all.push(s.G_V);
         all.push(s.G_z);
         assert_eq!(enc(&all), LEGACY_HEX);
+    }
+
+    #[test]
+    fn profile_key_enc_params_match() {
+        let s = profile_key_enc();
+        assert_eq!(
+            enc(&[s.G_b1, s.G_b2]),
+            "f6baa317ce1839c93d617e0cd837d19da9c8a4c520bf7c51b1e6c2cb2a049c61\
+             2e0175894c8730b203ab3bd98ecb2d81abacb65f8a6124f49771d14a9852120c"
+        );
     }
 
     #[test]

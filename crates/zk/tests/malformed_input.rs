@@ -6,7 +6,9 @@ use heliograph_zk::auth::AuthCredentialPresentation;
 use heliograph_zk::endorsements::{
     GroupSendDerivedKeyPair, GroupSendEndorsementsResponse, GroupSendFullToken,
 };
-use heliograph_zk::profile::{ProfileKeyCommitment, ProfileKeyCredentialRequest};
+use heliograph_zk::profile::{
+    ProfileKeyCommitment, ProfileKeyCredentialPresentation, ProfileKeyCredentialRequest,
+};
 use heliograph_zk::{GroupPublicParams, ServerPublicParams, ServerSecretParams};
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -51,6 +53,7 @@ proptest! {
         let _ = GroupSendDerivedKeyPair::deserialize(&bytes);
         let _ = ProfileKeyCommitment::deserialize(&bytes);
         let _ = ProfileKeyCredentialRequest::deserialize(&bytes);
+        let _ = ProfileKeyCredentialPresentation::deserialize(&bytes);
     }
 
     #[test]
@@ -58,6 +61,7 @@ proptest! {
         let p = params();
         let aci = Aci::from_uuid(uuid::Uuid::from_bytes([1; 16]));
         prop_assert!(p.verify_auth_credential_presentation_bytes(&bytes, &bytes, now).is_err());
+        prop_assert!(p.verify_profile_key_credential_presentation_bytes(&bytes, &bytes, now).is_err());
         prop_assert!(p.issue_expiring_profile_key_credential_deterministic(&[0; 32], &bytes, aci, &bytes, exp).is_err());
         let kp = GroupSendDerivedKeyPair::for_expiration(exp, p);
         prop_assert!(GroupSendEndorsementsResponse::issue_deterministic(&[&bytes], &kp, &[0; 32]).is_err());
