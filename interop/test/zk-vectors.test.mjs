@@ -259,3 +259,22 @@ test('presentations of libsignal-issued profile key credentials verify with our 
   const now = Math.floor(Date.now() / 1000);
   assert.ok(cliOk('verify-profile', hex(secret.serialize()), hex(group.getPublicParams().serialize()), hex(pres.serialize()), now));
 });
+
+test('auth credential without PNI: same bytes as libsignal, received and presented', () => {
+  const secret = zk.ServerSecretParams.generate();
+  const secretHex = hex(secret.serialize());
+  const aci = Aci.fromUuid(randomUUID());
+  const salt = randomBytes(32);
+  const t = today();
+  const r = randomBytes(32);
+  const theirs = new zk.ServerZkAuthOperations(secret).issueAuthCredentialZkcWithoutPniWithRandom(r, aci, salt, t);
+  const ours = cli('--random', hex(r), 'issue-auth-no-pni', secretHex, aci.getRawUuid(), hex(salt), t);
+  assert.equal(ours, hex(theirs.serialize()));
+  const client = new zk.ClientZkAuthOperations(secret.getPublicParams());
+  const fresh = cli('issue-auth-no-pni', secretHex, aci.getRawUuid(), hex(salt), t);
+  const cred = client.receiveAuthCredentialWithoutPni(aci, salt, t, new zk.AuthCredentialWithPniResponse(unhex(fresh)));
+  assert.throws(() => client.receiveAuthCredentialWithoutPni(aci, randomBytes(32), t, new zk.AuthCredentialWithPniResponse(unhex(fresh))));
+  const group = zk.GroupSecretParams.generate();
+  const pres = client.createAuthCredentialWithPniPresentation(group, cred);
+  assert.ok(cliOk('verify-auth', secretHex, hex(group.getPublicParams().serialize()), hex(pres.serialize()), Math.floor(Date.now() / 1000)));
+});

@@ -12,6 +12,7 @@
 //! zkcli public-params <secret>                       -> public params
 //! zkcli sign <secret> <message>                      -> 64-byte signature
 //! zkcli issue-auth <secret> <aci-uuid> <pni-uuid> <redemption>   -> AuthCredentialWithPniResponse
+//! zkcli issue-auth-no-pni <secret> <aci-uuid> <salt> <redemption> -> AuthCredentialWithPniResponse
 //! zkcli verify-auth <secret> <group-public> <presentation> <now> -> "ok" (exit 0) / error (exit 1)
 //! zkcli issue-endorsements <secret> <expiration> <ct>[,<ct>...]  -> GroupSendEndorsementsResponse
 //! zkcli verify-token <secret> <full-token> <now> <sid>[,<sid>...] -> "ok" / error
@@ -102,6 +103,15 @@ fn run(args: &[String]) -> CliResult {
                 &rnd.bytes(),
                 Aci::from_uuid(uuid(aci)?),
                 Pni::from_uuid(uuid(pni)?),
+                num(t)?,
+            )
+            .map(hex::encode)
+            .map_err(|e| e.to_string()),
+        ["issue-auth-no-pni", s, aci, salt, t] => secret(s)?
+            .issue_auth_credential_zkc_without_pni_deterministic(
+                &rnd.bytes(),
+                Aci::from_uuid(uuid(aci)?),
+                &hexarg(salt)?,
                 num(t)?,
             )
             .map(hex::encode)

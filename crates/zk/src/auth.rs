@@ -69,6 +69,22 @@ impl AuthCredentialPresentation {
     }
 }
 
+/// The PNI standing in for a missing one: a UUIDv5-style SHA-1 hash of a fixed namespace,
+/// SHA-256 of the salt and the ACI bytes.
+fn false_pni(aci: Aci, salt: &[u8]) -> Pni {
+    use sha1::Digest as _;
+    const NAMESPACE: uuid::Uuid = uuid::uuid!("019faa2b-7bcb-70c2-ac7f-cd770414689a");
+    let hashed_salt = sha2::Sha256::digest(salt);
+    let digest = sha1::Sha1::new()
+        .chain_update(NAMESPACE.as_bytes())
+        .chain_update(hashed_salt)
+        .chain_update(aci.to_bytes())
+        .finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    Pni::from_uuid(uuid::Builder::from_sha1_bytes(first).into_uuid())
+}
+
 fn uuid_ciphertext_bytes(c: &Ciphertext) -> Vec<u8> {
     let mut w = Writer::default();
     w.u8(0).point(&c.E_A1).point(&c.E_A2);
@@ -89,6 +105,42 @@ impl ServerSecretParams {
         let randomness = crate::draw(rng);
         self.issue_auth_credential_with_pni_zkc_deterministic(
             &randomness,
+            aci,
+            pni,
+            redemption_time_seconds,
+        )
+    }
+
+    /// Issues the zkc credential for an account without a PNI: the PNI attribute is a "false PNI"
+    /// derived from the ACI and the account's auth credential salt (libsignal's
+    /// `issueAuthCredentialZkcWithoutPni`; clients receive it with `receiveAuthCredentialWithoutPni`).
+    pub fn issue_auth_credential_zkc_without_pni<R: RngCore + CryptoRng>(
+        &self,
+        rng: &mut R,
+        aci: Aci,
+        auth_credential_salt: &[u8],
+        redemption_time_seconds: u64,
+    ) -> ZkResult<Vec<u8>> {
+        let randomness = crate::draw(rng);
+        self.issue_auth_credential_zkc_without_pni_deterministic(
+            &randomness,
+            aci,
+            auth_credential_salt,
+            redemption_time_seconds,
+        )
+    }
+
+    /// [`Self::issue_auth_credential_zkc_without_pni`] with explicit randomness.
+    pub fn issue_auth_credential_zkc_without_pni_deterministic(
+        &self,
+        randomness: &[u8; RANDOMNESS_LEN],
+        aci: Aci,
+        auth_credential_salt: &[u8],
+        redemption_time_seconds: u64,
+    ) -> ZkResult<Vec<u8>> {
+        let pni = false_pni(aci, auth_credential_salt);
+        self.issue_auth_credential_with_pni_zkc_deterministic(
+            randomness,
             aci,
             pni,
             redemption_time_seconds,

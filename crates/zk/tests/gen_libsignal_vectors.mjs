@@ -16,6 +16,7 @@ out.SECRET_PARAMS = hex(secret.serialize());
 out.PUBLIC_PARAMS = hex(secret.getPublicParams().serialize());
 const authResp = new zk.ServerZkAuthOperations(secret).issueAuthCredentialWithPniZkcWithRandom(r, aci, pni, t);
 out.AUTH_RESPONSE = hex(new zk.ServerZkAuthOperations(secret).issueAuthCredentialWithPniZkcWithRandom(r, aci, pni, t).serialize());
+out.AUTH_NO_PNI_RESPONSE = hex(new zk.ServerZkAuthOperations(secret).issueAuthCredentialZkcWithoutPniWithRandom(r, aci, arr(50), t).serialize());
 const group = zk.GroupSecretParams.deriveFromMasterKey(new zk.GroupMasterKey(arr(100)));
 out.GROUP_PUBLIC_PARAMS = hex(group.getPublicParams().serialize());
 const cipher = new zk.ClientZkGroupCipher(group);

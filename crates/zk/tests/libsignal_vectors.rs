@@ -130,6 +130,16 @@ const AUTH_PRESENTATION: &str = "\
     21725c6aa1b61d5a8b48d75f4aaa9a3cbe88d3e0f1a54319081f77c72c8f525474de749a0fef17b06bbce74ca5d0f7a0\
     c45f443a1901f1e3e016d3548e50a2fa19ce6b27ac467ed9c9f5018b2a4456b6c2b1a91454422fdd473c9636a8459e1c\
     170060c77b02000000";
+const AUTH_NO_PNI_RESPONSE: &str = "\
+    03a47910dac776ba504558d00bf3cd5ee261024d89990eaa873a69c9d3dcd3fa078e863a76332ec2f3090906088b877e\
+    21c4f85454af6814274c2edccdd3b27a4cfad9d6323d9c5a0ba6282c647f7499d503921ed40569248c5f86c744727c71\
+    464001000000000000de821bc11f1a9b45b991fa5a5e2a3561154120aa2b058d3973dd798a1d944e0bfad0ee10621fe9\
+    f2003f9284528ee1000c734e2bc956039852beddd4479f760045c3e698ce11737cbe66a9b657b996f1fd8b91f7055e41\
+    cf82cecc2c911b2b0291ac2e2f98e8d4210705c65c1e253ac9f5d67f57baf9085ef617b735292765034137834ed00595\
+    18873d66b0bfacf1ed10115580af275aac7aaab22df889a80ae26ea09b4eead05d2d21a6d0ba32a7d3d6a10f1516f9b6\
+    2659a6ebdc31307e01a1fc2145a97df4016eef6fc81514f309643f195559eddf3f62a6894b15f8cf0d73a4efbf82cac7\
+    8cf92261f60a3461e0051e203155cf825ecc7feb0aa1b28109bd878e6c29d4eeb0873ff776c640f1373d78b842cc61fc\
+    7556d01cbbef5f4308568844c7fe044be75f06d6105047d7230a41c36a82655da162759a01f51fe409";
 const GROUP_PUBLIC_PARAMS: &str = "\
     0084e256730548f8ba09069b223eccc133f599f9827edc7084f8921e4a70cd9e4cd8c075c601cb280cc4f2c9c52c075f\
     c5336c63fe27b935db3bcce18e01c90833ce1b7ad669a5db8b4addef7862f7ffbaab050226fd7cd776758a17fc95999c\
@@ -217,6 +227,15 @@ fn auth_credential_response() {
         .issue_auth_credential_with_pni_zkc_deterministic(&arr(200), aci(), pni(), REDEMPTION)
         .unwrap();
     assert_eq!(hex::encode(resp), AUTH_RESPONSE);
+    let resp = params
+        .issue_auth_credential_zkc_without_pni_deterministic(
+            &arr(200),
+            aci(),
+            &arr::<32>(50),
+            REDEMPTION,
+        )
+        .unwrap();
+    assert_eq!(hex::encode(resp), AUTH_NO_PNI_RESPONSE);
 }
 
 #[test]
