@@ -130,23 +130,25 @@ fn first_point_of_uuid_ciphertext(bytes: &[u8]) -> ZkResult<RistrettoPoint> {
     Ok(e1)
 }
 
+/// Weights of the batched proof, from `PK'`, the encodings of the doubled points `2*E_i`
+/// (`doubled`, same order as `R`) and the endorsements `R_i`.
 fn proof_weights(
     PK_prime: &RistrettoPoint,
-    E: &[RistrettoPoint],
+    doubled: &[CompressedRistretto],
     R: &[CompressedRistretto],
 ) -> Vec<Scalar> {
     let mut sho = ShoHmacSha256::new(
         b"Signal_ZKCredential_Endorsements_EndorsementResponse_ProofWeights_20240207",
     );
     sho.absorb(PK_prime.compress().as_bytes());
-    for e in E {
-        sho.absorb((e + e).compress().as_bytes());
+    for d in doubled {
+        sho.absorb(d.as_bytes());
     }
     for r in R {
         sho.absorb(r.as_bytes());
     }
     sho.ratchet();
-    let mut bytes = vec![0u8; E.len().saturating_sub(1) * 16];
+    let mut bytes = vec![0u8; doubled.len().saturating_sub(1) * 16];
     sho.squeeze_into(&mut bytes);
     bytes
         .chunks_exact(16)
@@ -191,21 +193,20 @@ impl GroupSendEndorsementsResponse {
         if member_ciphertexts.is_empty() {
             return Err(ZkError::InvalidArgument("no member ciphertexts"));
         }
-        let mut E = member_ciphertexts
+        let points = member_ciphertexts
             .iter()
             .map(|c| first_point_of_uuid_ciphertext(c))
             .collect::<ZkResult<Vec<_>>>()?;
-        // Canonical order: by the encoding of the doubled point.
-        let mut keyed: Vec<([u8; 32], RistrettoPoint)> = E
-            .iter()
-            .map(|e| ((e + e).compress().to_bytes(), *e))
-            .collect();
-        keyed.sort_unstable_by_key(|a| a.0);
-        E = keyed.into_iter().map(|(_, e)| e).collect();
+        // Canonical order: by the encoding of the doubled point (also hashed into the weights).
+        let doubled_all = RistrettoPoint::double_and_compress_batch(&points);
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        order.sort_unstable_by_key(|&i| doubled_all[i].to_bytes());
+        let E: Vec<RistrettoPoint> = order.iter().map(|&i| points[i]).collect();
+        let doubled: Vec<CompressedRistretto> = order.iter().map(|&i| doubled_all[i]).collect();
 
         let sk = &key_pair.sk_prime;
         let R: Vec<CompressedRistretto> = E.iter().map(|e| (sk * e).compress()).collect();
-        let weights = proof_weights(&key_pair.PK_prime, &E, &R);
+        let weights = proof_weights(&key_pair.PK_prime, &doubled, &R);
         let sum_E = E[0] + RistrettoPoint::multiscalar_mul(&weights, &E[1..]);
         let sum_R = sk * sum_E;
 
