@@ -1,14 +1,43 @@
 //! zkgroup, server side, byte-compatible with Signal's libsignal.
 //!
-//! * [`ServerSecretParams`] / [`ServerPublicParams`]: generation, libsignal serialization,
-//!   notary signatures.
-//! * [`auth`]: `AuthCredentialWithPni` (zkc) issuance and presentation verification.
-//! * [`profile`]: expiring profile key credential issuance from a client's request.
+//! * [`ServerSecretParams`] / [`ServerPublicParams`]: generation, libsignal serialization
+//!   (2721 / 673 bytes), notary signatures (64 bytes).
+//! * [`auth`]: `AuthCredentialWithPni` (zkc) issuance, with or without a PNI, and verification of
+//!   the presentations clients send to a group server.
+//! * [`profile`]: expiring profile key credential issuance from a client's request, and
+//!   verification of their presentations.
 //! * [`endorsements`]: group send endorsements and `GroupSendFullToken` verification.
 //!
 //! All algorithms, labels and encodings are those published in libsignal's `zkgroup`,
 //! `zkcredential` and `poksho` crates; the implementation is our own, on curve25519-dalek and the
-//! RustCrypto hashes. Deserializers never panic; secrets are zeroized on drop.
+//! RustCrypto hashes. Deserializers never panic; secrets are zeroized on drop and never printed.
+//!
+//! # Randomness
+//!
+//! Every randomized operation takes a `RngCore + CryptoRng` and draws exactly 32 bytes
+//! ([`RANDOMNESS_LEN`]), which it feeds through the same SHO construction as libsignal; each has
+//! a `*_deterministic(&[u8; 32], ...)` twin that produces the very bytes libsignal's
+//! `...WithRandom` function produces for the same 32 bytes.
+//!
+//! # Sizes
+//!
+//! | object | bytes |
+//! |---|---|
+//! | `ServerSecretParams` | 2721 |
+//! | `ServerPublicParams` | 673 |
+//! | notary signature | 64 |
+//! | `GroupPublicParams` | 97 |
+//! | `AuthCredentialWithPniResponse` (zkc) | 425 |
+//! | `UuidCiphertext` | 65 |
+//! | `ProfileKeyCredentialRequest` / `ProfileKeyCommitment` | 329 / 97 |
+//! | `ExpiringProfileKeyCredentialResponse` | 497 |
+//! | `GroupSendEndorsementsResponse` | 1 + 8 + 32·n + 8 + 64 + 8 |
+//! | `GroupSendFullToken` | 33 |
+//!
+//! # Times
+//!
+//! All times are epoch seconds (`u64`). Auth credential redemption times and profile key
+//! credential expirations must be day-aligned ([`SECONDS_PER_DAY`]).
 
 pub mod auth;
 mod credential;
