@@ -113,9 +113,9 @@ impl GroupSendDerivedKeyPair {
 /// the start of the day after tomorrow, or one day later if that is less than 25 hours away.
 pub fn default_expiration(now_seconds: u64) -> u64 {
     let start_of_day = now_seconds - now_seconds % SECONDS_PER_DAY;
-    let mut expiration = start_of_day + 2 * SECONDS_PER_DAY;
-    if expiration - now_seconds < SECONDS_PER_DAY + 3600 {
-        expiration += SECONDS_PER_DAY;
+    let mut expiration = start_of_day.saturating_add(2 * SECONDS_PER_DAY);
+    if expiration.saturating_sub(now_seconds) < SECONDS_PER_DAY + 3600 {
+        expiration = expiration.saturating_add(SECONDS_PER_DAY);
     }
     expiration
 }

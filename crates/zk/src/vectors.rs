@@ -172,3 +172,13 @@ fn profile_key_presentation_vector_verifies() {
     let v3 = hex::decode(PROFILE_KEY_CREDENTIAL_PRESENTATION_V3_RESULT).unwrap();
     assert!(ProfileKeyCredentialPresentation::deserialize(&v3).is_err());
 }
+
+#[test]
+fn default_expiration_matches_libsignal_rule() {
+    use crate::endorsements::default_expiration;
+    let day = SECONDS_PER_DAY;
+    // Early in the day: two days ahead. Late in the day (less than 25 h left): three.
+    assert_eq!(default_expiration(100 * day + 60), 102 * day);
+    assert_eq!(default_expiration(100 * day + 23 * 3600 + 1), 103 * day);
+    assert_eq!(default_expiration(u64::MAX), u64::MAX);
+}

@@ -69,6 +69,7 @@ proptest! {
             let kp = GroupSendDerivedKeyPair::for_expiration(token.expiration(), p);
             prop_assert!(token.verify(&[ServiceId::Aci(aci)], now, &kp).is_err());
         }
+        let _ = heliograph_zk::endorsements::default_expiration(now);
         let _ = p.issue_auth_credential_with_pni_zkc_deterministic(&[0; 32], aci, Pni::from_uuid(uuid::Uuid::nil()), exp);
     }
 
