@@ -24,12 +24,19 @@ pub struct Tunnel {
 
 /// Splits `Authorization: Basic …` into username and password. `None` if the header is absent;
 /// an error if it is present but malformed.
-pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, Redacted<String>)>, ApiError> {
+pub fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, Redacted<String>)>, ApiError> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| ApiError(ChatError::Unauthorized))?;
-    let (scheme, encoded) = text.trim().split_once(' ').ok_or(ApiError(ChatError::Unauthorized))?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError(ChatError::Unauthorized))?;
+    let (scheme, encoded) = text
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError(ChatError::Unauthorized))?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError(ChatError::Unauthorized));
     }
@@ -37,7 +44,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, Redacted
         .decode(encoded.trim())
         .map_err(|_| ApiError(ChatError::Unauthorized))?;
     let text = String::from_utf8(raw).map_err(|_| ApiError(ChatError::Unauthorized))?;
-    let (user, pass) = text.split_once(':').ok_or(ApiError(ChatError::Unauthorized))?;
+    let (user, pass) = text
+        .split_once(':')
+        .ok_or(ApiError(ChatError::Unauthorized))?;
     Ok(Some((user.to_owned(), Redacted::new(pass.to_owned()))))
 }
 
@@ -50,7 +59,9 @@ pub async fn authenticate_headers(
         return Ok(None);
     };
     let (aci, device) = parse_username(&user).ok_or(ApiError(ChatError::Unauthorized))?;
-    Ok(Some(authenticate(&state.deps, aci, device, pass.expose()).await?))
+    Ok(Some(
+        authenticate(&state.deps, aci, device, pass.expose()).await?,
+    ))
 }
 
 /// Loads the principal of a tunnelled request (the socket authenticated it at upgrade).
@@ -95,11 +106,15 @@ impl FromRequestParts<AppState> for MaybeAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(tunnel) = parts.extensions.get::<Tunnel>().copied() {
             return match tunnel.principal {
-                Some((aci, device)) => Ok(MaybeAuth(Some(principal_device(state, aci, device).await?))),
+                Some((aci, device)) => {
+                    Ok(MaybeAuth(Some(principal_device(state, aci, device).await?)))
+                }
                 None => Ok(MaybeAuth(None)),
             };
         }
-        Ok(MaybeAuth(authenticate_headers(state, &parts.headers).await?))
+        Ok(MaybeAuth(
+            authenticate_headers(state, &parts.headers).await?,
+        ))
     }
 }
 
@@ -114,10 +129,12 @@ impl FromRequestParts<AppState> for Anonymous {
             .extensions
             .get::<Tunnel>()
             .is_some_and(|t| t.principal.is_some());
-        let header_auth =
-            parts.extensions.get::<Tunnel>().is_none() && parts.headers.contains_key(http::header::AUTHORIZATION);
+        let header_auth = parts.extensions.get::<Tunnel>().is_none()
+            && parts.headers.contains_key(http::header::AUTHORIZATION);
         if tunnelled_auth || header_auth {
-            return Err(ApiError::bad_request("this endpoint must be called without credentials"));
+            return Err(ApiError::bad_request(
+                "this endpoint must be called without credentials",
+            ));
         }
         Ok(Anonymous)
     }
@@ -128,12 +145,19 @@ pub fn access_key(headers: &HeaderMap) -> Result<Option<[u8; 16]>, ApiError> {
     let Some(value) = headers.get("unidentified-access-key") else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| ApiError(ChatError::Unauthorized))?.trim();
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError(ChatError::Unauthorized))?
+        .trim();
     let raw = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim_end_matches('=')))
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim_end_matches('='))
+        })
         .map_err(|_| ApiError(ChatError::Unauthorized))?;
-    let key: [u8; 16] = raw.try_into().map_err(|_| ApiError(ChatError::Unauthorized))?;
+    let key: [u8; 16] = raw
+        .try_into()
+        .map_err(|_| ApiError(ChatError::Unauthorized))?;
     Ok(Some(key))
 }
 
@@ -144,7 +168,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -165,11 +192,18 @@ mod tests {
     #[test]
     fn access_key_forms() {
         assert!(access_key(&headers(&[])).unwrap().is_none());
-        let key = access_key(&headers(&[("unidentified-access-key", "AAAAAAAAAAAAAAAAAAAAAA==")]))
-            .unwrap()
-            .unwrap();
+        let key = access_key(&headers(&[(
+            "unidentified-access-key",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+        )]))
+        .unwrap()
+        .unwrap();
         assert_eq!(key, [0u8; 16]);
-        assert!(access_key(&headers(&[("unidentified-access-key", "AAAAAAAAAAAAAAAAAAAAAA")])).is_ok());
+        assert!(access_key(&headers(&[(
+            "unidentified-access-key",
+            "AAAAAAAAAAAAAAAAAAAAAA"
+        )]))
+        .is_ok());
         assert!(access_key(&headers(&[("unidentified-access-key", "AAAA")])).is_err());
         assert!(access_key(&headers(&[("unidentified-access-key", "%%%")])).is_err());
     }

@@ -4,17 +4,15 @@
 
 use heliograph_chat::keys::{EcPreKey, PreKeyBundle, SetKeys, SignedEcPreKey, SignedKemPreKey};
 use heliograph_chat::messages::{OutgoingMessage, SendRequest};
-use heliograph_chat::registration::{AttributesInput, NumberProof, RegistrationInput, SessionUpdate};
 use heliograph_chat::registration::parse_session_id;
+use heliograph_chat::registration::{
+    AttributesInput, NumberProof, RegistrationInput, SessionUpdate,
+};
 use heliograph_protocol::json as wire;
 use heliograph_storage::Account;
 use heliograph_types::{PublicKey, Redacted, ServiceId, Signature, E164};
 
 use crate::error::{ApiError, ApiResult};
-
-fn ec_public(bytes: &[u8]) -> ApiResult<PublicKey> {
-    PublicKey::from_bytes(bytes).map_err(|_| ApiError::unprocessable("invalid EC public key"))
-}
 
 fn signature(bytes: &[u8]) -> ApiResult<Signature> {
     Signature::from_bytes(bytes).map_err(|_| ApiError::unprocessable("invalid signature"))
@@ -65,8 +63,8 @@ pub fn session_update(
 pub fn attributes(a: wire::AccountAttributes) -> ApiResult<AttributesInput> {
     Ok(AttributesInput {
         fetches_messages: a.fetches_messages,
-        registration_id: Some(a.registration_id),
-        pni_registration_id: a.pni_registration_id,
+        registration_id: Some(a.registration_id.get()),
+        pni_registration_id: a.pni_registration_id.map(|r| r.get()),
         name: a.name,
         capabilities: AttributesInput::capabilities_from(a.capabilities.iter()),
         registration_lock: a.registration_lock,
@@ -84,10 +82,16 @@ pub fn registration_input(
     password: Redacted<String>,
     user_agent: Option<String>,
 ) -> ApiResult<RegistrationInput> {
+    let apn_token = req.apn_registration_id().map(str::to_owned);
+    let gcm_token = req.gcm_registration_id().map(str::to_owned);
     let proof = match (req.session_id, req.recovery_password) {
         (Some(id), None) => NumberProof::Session(parse_session_id(&id)?),
         (None, Some(pw)) => NumberProof::RecoveryPassword(pw),
-        _ => return Err(ApiError::unprocessable("exactly one of sessionId and recoveryPassword is required")),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "exactly one of sessionId and recoveryPassword is required",
+            ))
+        }
     };
     // The PNI identity and its keys are all present or all absent; accounts here always have
     // a number, so they are required.
@@ -96,12 +100,14 @@ pub fn registration_input(
         req.pni_signed_pre_key.as_ref(),
         req.pni_pq_last_resort_pre_key.as_ref(),
     ) else {
-        return Err(ApiError::unprocessable("pniIdentityKey, pniSignedPreKey and pniPqLastResortPreKey are required"));
+        return Err(ApiError::unprocessable(
+            "pniIdentityKey, pniSignedPreKey and pniPqLastResortPreKey are required",
+        ));
     };
-    let apn_token = req.apn_registration_id().map(str::to_owned);
-    let gcm_token = req.gcm_registration_id().map(str::to_owned);
     if apn_token.is_some() && gcm_token.is_some() {
-        return Err(ApiError::unprocessable("apnToken and gcmToken are exclusive"));
+        return Err(ApiError::unprocessable(
+            "apnToken and gcmToken are exclusive",
+        ));
     }
     Ok(RegistrationInput {
         number,
@@ -125,11 +131,14 @@ pub fn registration_input(
 pub fn account_identity(a: &Account) -> wire::AccountIdentityResponse {
     wire::AccountIdentityResponse {
         uuid: a.aci,
-        number: Some(a.e164.as_str().to_owned()),
-        pni: Some(a.pni.uuid()),
+        number: Some(a.e164.clone()),
+        pni: Some(a.pni),
         username_hash: None,
         username_link_handle: None,
-        storage_capable: a.devices.iter().any(|d| d.capabilities.iter().any(|c| c == "storage")),
+        storage_capable: a
+            .devices
+            .iter()
+            .any(|d| d.capabilities.iter().any(|c| c == "storage")),
         entitlements: Default::default(),
         auth_credential_salt: None,
     }
@@ -146,23 +155,42 @@ pub fn account_creation(a: &Account, reregistration: bool) -> wire::AccountCreat
 /// `SetKeysRequest` into the domain form.
 pub fn set_keys(req: wire::SetKeysRequest) -> ApiResult<SetKeys> {
     Ok(SetKeys {
-        pre_keys: req.pre_keys.iter().flatten().map(ec_one_time).collect::<ApiResult<_>>()?,
+        pre_keys: req
+            .pre_keys
+            .iter()
+            .flatten()
+            .map(ec_one_time)
+            .collect::<ApiResult<_>>()?,
         signed_pre_key: req.signed_pre_key.as_ref().map(ec_signed).transpose()?,
-        pq_pre_keys: req.pq_pre_keys.iter().flatten().map(kem_signed).collect::<ApiResult<_>>()?,
-        pq_last_resort_pre_key: req.pq_last_resort_pre_key.as_ref().map(kem_signed).transpose()?,
+        pq_pre_keys: req
+            .pq_pre_keys
+            .iter()
+            .flatten()
+            .map(kem_signed)
+            .collect::<ApiResult<_>>()?,
+        pq_last_resort_pre_key: req
+            .pq_last_resort_pre_key
+            .as_ref()
+            .map(kem_signed)
+            .transpose()?,
     })
 }
 
 /// A fetched bundle into `PreKeyResponse`. Stored keys were validated on upload, so a key that
 /// no longer parses is an internal error.
 pub fn pre_key_response(bundle: PreKeyBundle) -> ApiResult<wire::PreKeyResponse> {
-    let corrupt = || ApiError(heliograph_chat::ChatError::Internal("stored key does not parse".into()));
+    let corrupt = || {
+        ApiError(heliograph_chat::ChatError::Internal(
+            "stored key does not parse".into(),
+        ))
+    };
     let ec = |k: &[u8]| PublicKey::from_bytes(k).map_err(|_| corrupt());
     let mut devices = Vec::with_capacity(bundle.devices.len());
     for d in bundle.devices {
         devices.push(wire::PreKeyResponseItem {
             device_id: d.device_id,
-            registration_id: d.registration_id,
+            registration_id: heliograph_types::RegistrationId::new(d.registration_id)
+                .map_err(|_| corrupt())?,
             signed_pre_key: wire::EcSignedPreKey {
                 key_id: d.signed_pre_key.key_id,
                 public_key: ec(&d.signed_pre_key.public_key)?,
@@ -170,11 +198,17 @@ pub fn pre_key_response(bundle: PreKeyBundle) -> ApiResult<wire::PreKeyResponse>
             },
             pre_key: d
                 .pre_key
-                .map(|k| Ok::<_, ApiError>(wire::EcPreKey { key_id: k.key_id, public_key: ec(&k.public_key)? }))
+                .map(|k| {
+                    Ok::<_, ApiError>(wire::EcPreKey {
+                        key_id: k.key_id,
+                        public_key: ec(&k.public_key)?,
+                    })
+                })
                 .transpose()?,
             pq_pre_key: wire::KemSignedPreKey {
                 key_id: d.pq_pre_key.key_id,
-                public_key: heliograph_types::KemPublicKey::from_bytes(&d.pq_pre_key.public_key).map_err(|_| corrupt())?,
+                public_key: heliograph_types::KemPublicKey::from_bytes(&d.pq_pre_key.public_key)
+                    .map_err(|_| corrupt())?,
                 signature: d.pq_pre_key.signature.unwrap_or_default(),
             },
         });
@@ -186,7 +220,11 @@ pub fn pre_key_response(bundle: PreKeyBundle) -> ApiResult<wire::PreKeyResponse>
 }
 
 /// `IncomingMessageList` into a domain send request.
-pub fn send_request(destination: ServiceId, story: bool, body: wire::IncomingMessageList) -> ApiResult<SendRequest> {
+pub fn send_request(
+    destination: ServiceId,
+    story: bool,
+    body: wire::IncomingMessageList,
+) -> ApiResult<SendRequest> {
     let messages = body
         .messages
         .into_iter()

@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use prost::Message as _;
 
-use heliograph_protocol::proto::websocket::{web_socket_message, WebSocketMessage, WebSocketRequestMessage};
+use heliograph_protocol::proto::websocket::{
+    web_socket_message, WebSocketMessage, WebSocketRequestMessage,
+};
 use heliograph_types::{Aci, DeviceId, MessageGuid};
 
 use crate::state::AppState;
@@ -82,7 +84,11 @@ impl Delivery {
             }
             let want = room.min(BATCH);
             let limit = (self.pushed.len() + want).min(u32::MAX as usize) as u32;
-            let batch = match state.messages.read(self.aci, self.device, None, limit).await {
+            let batch = match state
+                .messages
+                .read(self.aci, self.device, None, limit)
+                .await
+            {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the message queue");
@@ -99,7 +105,12 @@ impl Delivery {
                 if msg.story && !self.receive_stories {
                     // Stories are withheld from sockets that did not ask for them, and
                     // acknowledged silently.
-                    let _ = state.deps.stores.messages.delete(self.aci, self.device, msg.guid).await;
+                    let _ = state
+                        .deps
+                        .stores
+                        .messages
+                        .delete(self.aci, self.device, msg.guid)
+                        .await;
                     continue;
                 }
                 let id = self.next_id();
@@ -136,7 +147,11 @@ impl Delivery {
         match self.in_flight.remove(&id) {
             Some(Pending::Stored(guid)) => {
                 if (200..300).contains(&status) {
-                    if let Err(e) = state.messages.acknowledge(self.aci, self.device, guid).await {
+                    if let Err(e) = state
+                        .messages
+                        .acknowledge(self.aci, self.device, guid)
+                        .await
+                    {
                         tracing::warn!(error = %e, "cannot acknowledge a message");
                     }
                     self.pushed.remove(&guid);

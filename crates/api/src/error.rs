@@ -166,7 +166,10 @@ mod tests {
     }
 
     async fn body(resp: Response) -> serde_json::Value {
-        let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
     }
 
@@ -179,20 +182,54 @@ mod tests {
             (ChatError::BadRequest("x".into()), 400),
             (ChatError::Unprocessable("x".into()), 422),
             (ChatError::Conflict, 409),
-            (ChatError::Session(SessionRejection::WrongAnswer, Box::new(view())), 403),
-            (ChatError::Session(SessionRejection::Conflict, Box::new(view())), 409),
-            (ChatError::Session(SessionRejection::NotAllowed, Box::new(view())), 429),
-            (ChatError::Session(SessionRejection::TransportNotAllowed, Box::new(view())), 418),
-            (ChatError::RegistrationLocked { time_remaining_ms: 5 }, 423),
+            (
+                ChatError::Session(SessionRejection::WrongAnswer, Box::new(view())),
+                403,
+            ),
+            (
+                ChatError::Session(SessionRejection::Conflict, Box::new(view())),
+                409,
+            ),
+            (
+                ChatError::Session(SessionRejection::NotAllowed, Box::new(view())),
+                429,
+            ),
+            (
+                ChatError::Session(SessionRejection::TransportNotAllowed, Box::new(view())),
+                418,
+            ),
+            (
+                ChatError::RegistrationLocked {
+                    time_remaining_ms: 5,
+                },
+                423,
+            ),
             (ChatError::MissingCapability, 499),
             (ChatError::DeviceLimit { current: 6, max: 6 }, 411),
-            (ChatError::CodeDelivery { reason: "providerRejected", permanent: true }, 440),
+            (
+                ChatError::CodeDelivery {
+                    reason: "providerRejected",
+                    permanent: true,
+                },
+                440,
+            ),
             (ChatError::TooLarge, 413),
-            (ChatError::MismatchedDevices { missing: vec![2], extra: vec![] }, 409),
+            (
+                ChatError::MismatchedDevices {
+                    missing: vec![2],
+                    extra: vec![],
+                },
+                409,
+            ),
             (ChatError::StaleDevices { stale: vec![3] }, 410),
             (ChatError::MultiMismatched(vec![]), 409),
             (ChatError::MultiStale(vec![]), 410),
-            (ChatError::RateLimited { retry_after_secs: 7 }, 429),
+            (
+                ChatError::RateLimited {
+                    retry_after_secs: 7,
+                },
+                429,
+            ),
             (ChatError::Internal("db text must not leak".into()), 500),
         ];
         for (err, code) in cases {
@@ -203,7 +240,11 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_match_the_official_shapes() {
-        let resp = ApiError(ChatError::Session(SessionRejection::NotAllowed, Box::new(view()))).into_response();
+        let resp = ApiError(ChatError::Session(
+            SessionRejection::NotAllowed,
+            Box::new(view()),
+        ))
+        .into_response();
         assert_eq!(resp.headers()["retry-after"], "30");
         let b = body(resp).await;
         assert_eq!(b["id"], "AQID");
@@ -212,20 +253,56 @@ mod tests {
 
         let b = body(ApiError(ChatError::DeviceLimit { current: 6, max: 6 }).into_response()).await;
         assert_eq!(b, json!({"current": 6, "max": 6}));
-        let b = body(ApiError(ChatError::RegistrationLocked { time_remaining_ms: 5 }).into_response()).await;
+        let b = body(
+            ApiError(ChatError::RegistrationLocked {
+                time_remaining_ms: 5,
+            })
+            .into_response(),
+        )
+        .await;
         assert_eq!(b, json!({"timeRemaining": 5, "svr2Credentials": null}));
-        let b = body(ApiError(ChatError::CodeDelivery { reason: "providerUnavailable", permanent: false }).into_response()).await;
-        assert_eq!(b, json!({"reason": "providerUnavailable", "permanentFailure": false}));
-        let b = body(ApiError(ChatError::MismatchedDevices { missing: vec![2], extra: vec![3] }).into_response()).await;
+        let b = body(
+            ApiError(ChatError::CodeDelivery {
+                reason: "providerUnavailable",
+                permanent: false,
+            })
+            .into_response(),
+        )
+        .await;
+        assert_eq!(
+            b,
+            json!({"reason": "providerUnavailable", "permanentFailure": false})
+        );
+        let b = body(
+            ApiError(ChatError::MismatchedDevices {
+                missing: vec![2],
+                extra: vec![3],
+            })
+            .into_response(),
+        )
+        .await;
         assert_eq!(b, json!({"missingDevices": [2], "extraDevices": [3]}));
         let b = body(ApiError(ChatError::StaleDevices { stale: vec![4] }).into_response()).await;
         assert_eq!(b, json!({"staleDevices": [4]}));
-        let id: heliograph_types::ServiceId = "PNI:9d0652a3-dcc3-4d11-975f-74d61598733f".parse().unwrap();
+        let id: heliograph_types::ServiceId =
+            "PNI:9d0652a3-dcc3-4d11-975f-74d61598733f".parse().unwrap();
         let b = body(ApiError(ChatError::MultiStale(vec![(id, vec![1])])).into_response()).await;
-        assert_eq!(b, json!([{"uuid": "PNI:9d0652a3-dcc3-4d11-975f-74d61598733f", "devices": {"staleDevices": [1]}}]));
-        let b = body(ApiError(ChatError::MultiMismatched(vec![(id, vec![1], vec![2])])).into_response()).await;
-        assert_eq!(b, json!([{"uuid": "PNI:9d0652a3-dcc3-4d11-975f-74d61598733f", "devices": {"missingDevices": [1], "extraDevices": [2]}}]));
-        let resp = ApiError(ChatError::RateLimited { retry_after_secs: 7 }).into_response();
+        assert_eq!(
+            b,
+            json!([{"uuid": "PNI:9d0652a3-dcc3-4d11-975f-74d61598733f", "devices": {"staleDevices": [1]}}])
+        );
+        let b = body(
+            ApiError(ChatError::MultiMismatched(vec![(id, vec![1], vec![2])])).into_response(),
+        )
+        .await;
+        assert_eq!(
+            b,
+            json!([{"uuid": "PNI:9d0652a3-dcc3-4d11-975f-74d61598733f", "devices": {"missingDevices": [1], "extraDevices": [2]}}])
+        );
+        let resp = ApiError(ChatError::RateLimited {
+            retry_after_secs: 7,
+        })
+        .into_response();
         assert_eq!(resp.headers()["retry-after"], "7");
         let b = body(ApiError(ChatError::Internal("SELECT secret".into())).into_response()).await;
         assert!(!b.to_string().contains("SELECT"));

@@ -22,7 +22,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if inner.is_syntax() || inner.is_eof() {
                 Err(ApiError::bad_request("malformed JSON"))
             } else {
-                Err(ApiError::unprocessable(format!("invalid field {}: {}", e.path(), inner)))
+                Err(ApiError::unprocessable(format!(
+                    "invalid field {}: {}",
+                    e.path(),
+                    inner
+                )))
             }
         }
     }

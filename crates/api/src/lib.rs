@@ -10,9 +10,9 @@ pub mod grpc;
 mod json;
 pub mod state;
 mod timestamp;
-pub mod websocket;
 pub mod v1;
 pub mod v2;
+pub mod websocket;
 
 use axum::Router;
 
@@ -24,6 +24,7 @@ pub fn app(state: AppState) -> Router {
         .merge(v1::router())
         .merge(v2::router())
         .with_state(state.clone())
+        .merge(grpc::router(state.clone()))
         .layer(axum::middleware::map_response(timestamp::add_timestamp));
     let _ = state.dispatch.set(router.clone());
     router

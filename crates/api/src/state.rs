@@ -127,7 +127,9 @@ pub const CLOSE_REAUTH: u16 = 4401;
 impl Connections {
     /// Registers the socket of a device, displacing any older one with 4409.
     pub fn register(&self, aci: Aci, device: DeviceId) -> Registered {
-        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let old = self
             .sockets
@@ -135,7 +137,10 @@ impl Connections {
             .unwrap_or_else(|p| p.into_inner())
             .insert((aci, device), Entry { id, tx });
         if let Some(old) = old {
-            let _ = old.tx.send(SocketCommand::Close(CLOSE_CONNECTED_ELSEWHERE, "Connected elsewhere"));
+            let _ = old.tx.send(SocketCommand::Close(
+                CLOSE_CONNECTED_ELSEWHERE,
+                "Connected elsewhere",
+            ));
         }
         Registered { id, rx }
     }
@@ -159,7 +164,8 @@ impl Connections {
     /// Sends a command to a device's socket; returns whether one was there.
     pub fn send(&self, aci: Aci, device: DeviceId, cmd: SocketCommand) -> bool {
         let map = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&(aci, device)).is_some_and(|e| e.tx.send(cmd).is_ok())
+        map.get(&(aci, device))
+            .is_some_and(|e| e.tx.send(cmd).is_ok())
     }
 
     /// How many sockets are registered.
@@ -188,13 +194,20 @@ impl Disconnector for Connections {
         let map = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
         for ((a, _), entry) in map.iter() {
             if *a == aci {
-                let _ = entry.tx.send(SocketCommand::Close(CLOSE_REAUTH, "Reauthentication required"));
+                let _ = entry.tx.send(SocketCommand::Close(
+                    CLOSE_REAUTH,
+                    "Reauthentication required",
+                ));
             }
         }
     }
 
     fn disconnect_device(&self, aci: Aci, device: DeviceId) {
-        self.send(aci, device, SocketCommand::Close(CLOSE_REAUTH, "Reauthentication required"));
+        self.send(
+            aci,
+            device,
+            SocketCommand::Close(CLOSE_REAUTH, "Reauthentication required"),
+        );
     }
 }
 
@@ -208,9 +221,15 @@ mod tests {
         let aci = Aci::random();
         let mut first = c.register(aci, DeviceId::PRIMARY);
         let second = c.register(aci, DeviceId::PRIMARY);
-        assert_eq!(first.rx.try_recv().unwrap(), SocketCommand::Close(4409, "Connected elsewhere"));
+        assert_eq!(
+            first.rx.try_recv().unwrap(),
+            SocketCommand::Close(4409, "Connected elsewhere")
+        );
         c.unregister(aci, DeviceId::PRIMARY, first.id);
-        assert!(c.is_connected(aci, DeviceId::PRIMARY), "the old socket cannot unregister the new one");
+        assert!(
+            c.is_connected(aci, DeviceId::PRIMARY),
+            "the old socket cannot unregister the new one"
+        );
         c.unregister(aci, DeviceId::PRIMARY, second.id);
         assert!(c.is_empty());
     }
@@ -223,8 +242,14 @@ mod tests {
         let mut b = c.register(aci, DeviceId::new(2).unwrap());
         let mut other = c.register(Aci::random(), DeviceId::PRIMARY);
         c.disconnect_account(aci);
-        assert_eq!(a.rx.try_recv().unwrap(), SocketCommand::Close(4401, "Reauthentication required"));
-        assert_eq!(b.rx.try_recv().unwrap(), SocketCommand::Close(4401, "Reauthentication required"));
+        assert_eq!(
+            a.rx.try_recv().unwrap(),
+            SocketCommand::Close(4401, "Reauthentication required")
+        );
+        assert_eq!(
+            b.rx.try_recv().unwrap(),
+            SocketCommand::Close(4401, "Reauthentication required")
+        );
         assert!(other.rx.try_recv().is_err());
     }
 }

@@ -17,6 +17,7 @@ pub fn now_ms() -> u64 {
 
 /// Middleware body: stamps the response.
 pub async fn add_timestamp(mut resp: Response) -> Response {
-    resp.headers_mut().insert(HEADER, HeaderValue::from(now_ms()));
+    resp.headers_mut()
+        .insert(HEADER, HeaderValue::from(now_ms()));
     resp
 }

@@ -64,9 +64,9 @@ pub struct UpgradeInfo {
 pub async fn get_websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ws: Option<WebSocketUpgrade>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
-    let Some(ws) = ws else {
+    let Ok(ws) = ws else {
         return (StatusCode::UPGRADE_REQUIRED, "WebSocket upgrade required").into_response();
     };
     let principal = match authenticate_headers(&state, &headers).await {
@@ -102,7 +102,10 @@ enum FrameOutcome {
     Continue,
     Close(u16, &'static str),
     /// The client answered a server request.
-    Response { id: u64, status: u32 },
+    Response {
+        id: u64,
+        status: u32,
+    },
 }
 
 async fn run_session(
@@ -153,7 +156,12 @@ async fn run_session(
                 }
             } => {
                 let frames = match (cmd, delivery.as_mut()) {
-                    (Some(SocketCommand::Close(code, reason)), _) => break Some((code, reason)),
+                    (Some(SocketCommand::Close(code, reason)), _) => {
+                        // Answer requests already being handled (e.g. the DELETE that caused
+                        // this close) before closing.
+                        flush_responses(&mut sink, &mut out_rx, &limiter).await;
+                        break Some((code, reason));
+                    }
                     (Some(SocketCommand::NewMessages), Some(d)) => d.refill(&state).await,
                     (Some(SocketCommand::Ephemeral(env)), Some(d)) => vec![d.ephemeral(env)],
                     _ => Vec::new(),
@@ -207,6 +215,33 @@ async fn run_session(
     }
 }
 
+/// Waits (at most a second) for in-flight tunnelled requests and sends their responses.
+async fn flush_responses(
+    sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+    out_rx: &mut mpsc::Receiver<Vec<u8>>,
+    limiter: &tokio::sync::Semaphore,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        while let Ok(frame) = out_rx.try_recv() {
+            if sink.send(Message::Binary(frame.into())).await.is_err() {
+                return;
+            }
+        }
+        if limiter.available_permits() == MAX_CONCURRENT_REQUESTS {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, out_rx.recv()).await {
+            Ok(Some(frame)) => {
+                if sink.send(Message::Binary(frame.into())).await.is_err() {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
 async fn send_all(
     sink: &mut futures::stream::SplitSink<WebSocket, Message>,
     frames: Vec<Vec<u8>>,
@@ -247,7 +282,10 @@ fn handle_frame(
                     let frame = WebSocketMessage {
                         r#type: Some(WebSocketMessageType::Response as i32),
                         request: None,
-                        response: Some(WebSocketResponseMessage { id: Some(id), ..response }),
+                        response: Some(WebSocketResponseMessage {
+                            id: Some(id),
+                            ..response
+                        }),
                     };
                     let _ = out.send(frame.encode_to_vec()).await;
                 }
@@ -290,7 +328,10 @@ async fn dispatch(
         builder = builder.header(http::header::USER_AGENT, agent);
     }
     let body = request.body.unwrap_or_default();
-    let req = match builder.extension(Tunnel { principal }).body(Body::from(body)) {
+    let req = match builder
+        .extension(Tunnel { principal })
+        .body(Body::from(body))
+    {
         Ok(r) => r,
         Err(_) => return status_only(StatusCode::BAD_REQUEST),
     };
@@ -299,7 +340,10 @@ async fn dispatch(
         Err(never) => match never {},
     };
     let (parts, body) = resp.into_parts();
-    let body = match http_body_util::Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
+    let body = match http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(_) => return status_only(StatusCode::INTERNAL_SERVER_ERROR),
     };
@@ -312,7 +356,13 @@ async fn dispatch(
     WebSocketResponseMessage {
         id: None,
         status: Some(u32::from(parts.status.as_u16())),
-        message: Some(parts.status.canonical_reason().unwrap_or("Unknown").to_owned()),
+        message: Some(
+            parts
+                .status
+                .canonical_reason()
+                .unwrap_or("Unknown")
+                .to_owned(),
+        ),
         headers,
         body: (!body.is_empty()).then(|| Bytes::copy_from_slice(&body).to_vec()),
     }

@@ -10,7 +10,11 @@ use crate::{ChatError, ChatResult, Deps};
 
 /// Applies `change` to the freshest copy of the caller's account, retrying when another
 /// request updated it concurrently.
-pub async fn modify<F>(deps: &Deps, auth: &AuthenticatedDevice, mut change: F) -> ChatResult<Account>
+pub async fn modify<F>(
+    deps: &Deps,
+    auth: &AuthenticatedDevice,
+    mut change: F,
+) -> ChatResult<Account>
 where
     F: FnMut(&mut Account) -> ChatResult<()>,
 {
@@ -31,7 +35,9 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ChatError::Internal("account kept changing concurrently".into()))
+    Err(ChatError::Internal(
+        "account kept changing concurrently".into(),
+    ))
 }
 
 /// `PUT /v1/accounts/attributes/`: device-level fields for the calling device, account-level
@@ -44,7 +50,9 @@ pub async fn set_attributes(
     attrs.validate()?;
     let device_id = auth.device;
     modify(deps, auth, |account| {
-        let device = account.device_mut(device_id).ok_or(ChatError::Unauthorized)?;
+        let device = account
+            .device_mut(device_id)
+            .ok_or(ChatError::Unauthorized)?;
         device.fetches_messages = attrs.fetches_messages;
         if attrs.name.is_some() {
             device.name = attrs.name.clone();
@@ -85,7 +93,9 @@ pub async fn set_push_token(
     }
     let device_id = auth.device;
     modify(deps, auth, |account| {
-        let device = account.device_mut(device_id).ok_or(ChatError::Unauthorized)?;
+        let device = account
+            .device_mut(device_id)
+            .ok_or(ChatError::Unauthorized)?;
         match kind {
             PushKind::Fcm => {
                 device.gcm_token = Some(token.clone());
@@ -111,7 +121,9 @@ pub async fn clear_push_token(
 ) -> ChatResult<()> {
     let device_id = auth.device;
     modify(deps, auth, |account| {
-        let device = account.device_mut(device_id).ok_or(ChatError::Unauthorized)?;
+        let device = account
+            .device_mut(device_id)
+            .ok_or(ChatError::Unauthorized)?;
         match kind {
             PushKind::Fcm => device.gcm_token = None,
             PushKind::Apns => device.apn_token = None,
@@ -131,7 +143,9 @@ pub async fn set_registration_lock(
 ) -> ChatResult<()> {
     if let Some(t) = &token {
         if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ChatError::Unprocessable("registrationLock must be 64 hex characters".into()));
+            return Err(ChatError::Unprocessable(
+                "registrationLock must be 64 hex characters".into(),
+            ));
         }
     }
     modify(deps, auth, |account| {

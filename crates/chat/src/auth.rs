@@ -126,7 +126,11 @@ mod tests {
         assert_eq!(h.salt.len(), 32);
         assert!(verify_secret(&h, "correct horse"));
         assert!(!verify_secret(&h, "correct horsf"));
-        assert_ne!(hash_secret("correct horse").hash, h.hash, "fresh salt each time");
+        assert_ne!(
+            hash_secret("correct horse").hash,
+            h.hash,
+            "fresh salt each time"
+        );
     }
 
     #[test]

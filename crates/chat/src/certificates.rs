@@ -5,8 +5,10 @@
 use prost::Message;
 use rand::rngs::OsRng;
 
-use heliograph_protocol::proto::textsecure::{sender_certificate, server_certificate, SenderCertificate, ServerCertificate};
-use heliograph_types::{Aci, DeviceId, E164, PrivateKey};
+use heliograph_protocol::proto::textsecure::{
+    sender_certificate, server_certificate, SenderCertificate, ServerCertificate,
+};
+use heliograph_types::{Aci, DeviceId, PrivateKey, E164};
 
 /// The id of our server certificate. Any id works because the certificate is embedded; this
 /// avoids libsignal's revoked id and the ids of Signal's own certificates.
@@ -85,11 +87,12 @@ mod tests {
         let aci = Aci::random();
         let raw = issuer.issue(aci, DeviceId::PRIMARY, None, &[5u8; 33], 10);
         let cert = SenderCertificate::decode(raw.as_slice()).unwrap();
-        let inner = sender_certificate::Certificate::decode(cert.certificate().as_ref()).unwrap();
+        let inner = sender_certificate::Certificate::decode(cert.certificate()).unwrap();
         assert_eq!(inner.sender_uuid(), aci.to_bytes());
         assert_eq!(inner.expires(), 1010);
         assert!(inner.sender_e164.is_none());
-        let Some(sender_certificate::certificate::Signer::SignerCertificate(server)) = inner.signer else {
+        let Some(sender_certificate::certificate::Signer::SignerCertificate(server)) = inner.signer
+        else {
             panic!("signer must be embedded");
         };
         let server_inner = server_certificate::Certificate::decode(server.certificate()).unwrap();
@@ -97,6 +100,9 @@ mod tests {
         let sig = heliograph_types::Signature::from_bytes(cert.signature()).unwrap();
         assert!(server_key.verify(&[cert.certificate()], &sig).is_ok());
         let root_sig = heliograph_types::Signature::from_bytes(server.signature()).unwrap();
-        assert!(root.public_key().verify(&[server.certificate()], &root_sig).is_ok());
+        assert!(root
+            .public_key()
+            .verify(&[server.certificate()], &root_sig)
+            .is_ok());
     }
 }

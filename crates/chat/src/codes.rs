@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use heliograph_types::{E164, Redacted};
+use heliograph_types::{Redacted, E164};
 
 /// How the code should reach the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -81,7 +81,10 @@ impl CodeSender for TestSender {
         _transport: Transport,
         session_tag: &str,
     ) -> Result<(), SendError> {
-        tracing::info!(session = session_tag, "test mode: verification code not sent; any code is accepted");
+        tracing::info!(
+            session = session_tag,
+            "test mode: verification code not sent; any code is accepted"
+        );
         Ok(())
     }
 }
@@ -189,21 +192,36 @@ impl CodeSender for SmsSender {
         let result = self
             .http
             .post(self.endpoint(resource))
-            .basic_auth(&self.config.account_sid, Some(self.config.auth_token.expose()))
+            .basic_auth(
+                &self.config.account_sid,
+                Some(self.config.auth_token.expose()),
+            )
             .form(&form)
             .send()
             .await;
         match result {
             Ok(resp) if resp.status().is_success() => {
-                tracing::info!(session = session_tag, ?transport, "verification code handed to provider");
+                tracing::info!(
+                    session = session_tag,
+                    ?transport,
+                    "verification code handed to provider"
+                );
                 Ok(())
             }
             Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => {
-                tracing::warn!(session = session_tag, status = resp.status().as_u16(), "provider rejected the code message");
+                tracing::warn!(
+                    session = session_tag,
+                    status = resp.status().as_u16(),
+                    "provider rejected the code message"
+                );
                 Err(SendError::Rejected)
             }
             Ok(resp) => {
-                tracing::warn!(session = session_tag, status = resp.status().as_u16(), "provider failed");
+                tracing::warn!(
+                    session = session_tag,
+                    status = resp.status().as_u16(),
+                    "provider failed"
+                );
                 Err(SendError::Unavailable)
             }
             Err(e) => {
@@ -240,7 +258,9 @@ mod tests {
                 .unwrap_or_default()
                 .to_owned();
             let to = form.get("To").cloned().unwrap_or_default();
-            seen.lock().unwrap().push((format!("{sid}/{resource}"), auth, form));
+            seen.lock()
+                .unwrap()
+                .push((format!("{sid}/{resource}"), auth, form));
             match to.as_str() {
                 "+15550000400" => StatusCode::BAD_REQUEST,
                 "+15550000500" => StatusCode::SERVICE_UNAVAILABLE,
@@ -293,8 +313,14 @@ mod tests {
         let code = Redacted::new("1".to_string());
         let rejected = E164::parse("+15550000400").unwrap();
         let down = E164::parse("+15550000500").unwrap();
-        assert_eq!(s.send(&rejected, &code, Transport::Sms, "t").await, Err(SendError::Rejected));
-        assert_eq!(s.send(&down, &code, Transport::Sms, "t").await, Err(SendError::Unavailable));
+        assert_eq!(
+            s.send(&rejected, &code, Transport::Sms, "t").await,
+            Err(SendError::Rejected)
+        );
+        assert_eq!(
+            s.send(&down, &code, Transport::Sms, "t").await,
+            Err(SendError::Unavailable)
+        );
         let unreachable = sender("http://127.0.0.1:9".into());
         assert_eq!(
             unreachable.send(&down, &code, Transport::Sms, "t").await,

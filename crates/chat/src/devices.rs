@@ -98,7 +98,10 @@ mod tests {
                 .map(|(id, reg)| Device {
                     id: DeviceId::new(*id).unwrap(),
                     name: None,
-                    password: SaltedHash { hash: String::new(), salt: String::new() },
+                    password: SaltedHash {
+                        hash: String::new(),
+                        salt: String::new(),
+                    },
                     registration_id: *reg,
                     pni_registration_id: reg + 1000,
                     capabilities: vec![],
@@ -144,6 +147,10 @@ mod tests {
         let a = account(&[(1, 11), (2, 22), (3, 33)]);
         assert!(compare(&a, &[(d(2), 22), (d(3), 33)], Some(d(1)), false).is_empty());
         let m = compare(&a, &[(d(1), 11), (d(2), 22), (d(3), 33)], Some(d(1)), false);
-        assert_eq!(m.extra, vec![d(1)], "addressing yourself in a sync message is extra");
+        assert_eq!(
+            m.extra,
+            vec![d(1)],
+            "addressing yourself in a sync message is extra"
+        );
     }
 }

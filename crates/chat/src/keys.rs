@@ -145,7 +145,8 @@ fn identity_key(account: &Account, identity: IdentityType) -> ChatResult<PublicK
         IdentityType::Aci => &account.aci_identity_key,
         IdentityType::Pni => &account.pni_identity_key,
     };
-    PublicKey::from_bytes(raw).map_err(|_| ChatError::Internal("stored identity key is invalid".into()))
+    PublicKey::from_bytes(raw)
+        .map_err(|_| ChatError::Internal("stored identity key is invalid".into()))
 }
 
 fn owner(auth: &AuthenticatedDevice, identity: IdentityType) -> KeyOwner {
@@ -183,7 +184,11 @@ pub async fn set_keys(
             return Err(ChatError::Unprocessable("invalid signature".into()));
         }
     }
-    for k in keys.pq_pre_keys.iter().chain(keys.pq_last_resort_pre_key.iter()) {
+    for k in keys
+        .pq_pre_keys
+        .iter()
+        .chain(keys.pq_last_resort_pre_key.iter())
+    {
         check_key_id(k.key_id)?;
         if !k.verify(&id_key) {
             return Err(ChatError::Unprocessable("invalid signature".into()));
@@ -207,7 +212,11 @@ pub async fn set_keys(
         store.set_ec_signed(owner, &k.stored()).await?;
     }
     if !keys.pq_pre_keys.is_empty() {
-        let stored: Vec<_> = keys.pq_pre_keys.iter().map(SignedKemPreKey::stored).collect();
+        let stored: Vec<_> = keys
+            .pq_pre_keys
+            .iter()
+            .map(SignedKemPreKey::stored)
+            .collect();
         store.replace_kem_one_time(owner, &stored).await?;
     }
     if let Some(k) = &keys.pq_last_resort_pre_key {
@@ -225,9 +234,16 @@ pub async fn store_initial_keys(
     pni_keys: (&SignedEcPreKey, &SignedKemPreKey),
 ) -> ChatResult<()> {
     for (identity, (ec, kem)) in [(IdentityType::Aci, aci_keys), (IdentityType::Pni, pni_keys)] {
-        let owner = KeyOwner { aci, identity, device };
+        let owner = KeyOwner {
+            aci,
+            identity,
+            device,
+        };
         deps.stores.keys.set_ec_signed(owner, &ec.stored()).await?;
-        deps.stores.keys.set_kem_last_resort(owner, &kem.stored()).await?;
+        deps.stores
+            .keys
+            .set_kem_last_resort(owner, &kem.stored())
+            .await?;
     }
     Ok(())
 }
@@ -238,7 +254,11 @@ pub async fn count(
     auth: &AuthenticatedDevice,
     identity: IdentityType,
 ) -> ChatResult<PreKeyCounts> {
-    Ok(deps.stores.keys.count_one_time(owner(auth, identity)).await?)
+    Ok(deps
+        .stores
+        .keys
+        .count_one_time(owner(auth, identity))
+        .await?)
 }
 
 /// Fetches (and consumes one-time keys of) the bundle for `target`, following the official
@@ -339,5 +359,8 @@ pub async fn check_digest(
     h.update(u64::from(kem.key_id).to_be_bytes());
     h.update(&kem.public_key);
     let ours = h.finalize();
-    Ok(bool::from(subtle::ConstantTimeEq::ct_eq(ours.as_slice(), digest)))
+    Ok(bool::from(subtle::ConstantTimeEq::ct_eq(
+        ours.as_slice(),
+        digest,
+    )))
 }

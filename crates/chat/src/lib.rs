@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod certificates;
 pub mod clock;
 pub mod codes;
 pub mod devices;
@@ -11,7 +12,6 @@ mod error;
 pub mod keys;
 pub mod messages;
 pub mod multi_recipient;
-pub mod certificates;
 pub mod registration;
 
 use std::sync::Arc;

@@ -117,7 +117,12 @@ fn known_type(t: i32) -> bool {
 
 /// Fills both the binary and the retired string forms of the id fields, so older and newer
 /// clients both find them.
-pub fn set_ids(env: &mut Envelope, guid: MessageGuid, source: Option<ServiceId>, destination: ServiceId) {
+pub fn set_ids(
+    env: &mut Envelope,
+    guid: MessageGuid,
+    source: Option<ServiceId>,
+    destination: ServiceId,
+) {
     env.server_guid = Some(guid.to_bytes().to_vec());
     env.server_guid_string = Some(guid.to_string());
     if let Some(source) = source {
@@ -185,7 +190,9 @@ impl Messages {
             },
             Sender::AccessKey(key) => {
                 let t = target.ok_or(ChatError::Unauthorized)?;
-                if matches!(req.destination, ServiceId::Pni(_)) || !unidentified_access_allowed(&t, key) {
+                if matches!(req.destination, ServiceId::Pni(_))
+                    || !unidentified_access_allowed(&t, key)
+                {
                     return Err(ChatError::Unauthorized);
                 }
                 (t, None, None)
@@ -203,8 +210,17 @@ impl Messages {
                 }
             }
         };
-        let addressed: Vec<(DeviceId, u32)> = req.messages.iter().map(|m| (m.device, m.registration_id)).collect();
-        let mismatch = compare(&target, &addressed, exclude, matches!(req.destination, ServiceId::Pni(_)));
+        let addressed: Vec<(DeviceId, u32)> = req
+            .messages
+            .iter()
+            .map(|m| (m.device, m.registration_id))
+            .collect();
+        let mismatch = compare(
+            &target,
+            &addressed,
+            exclude,
+            matches!(req.destination, ServiceId::Pni(_)),
+        );
         if mismatch.is_stale() {
             return Err(ChatError::StaleDevices {
                 stale: mismatch.stale.iter().map(|d| d.get()).collect(),
@@ -222,7 +238,11 @@ impl Messages {
         }
 
         let now = self.deps.clock.now_ms();
-        let timestamp = if req.timestamp == 0 { now.max(0) as u64 } else { req.timestamp };
+        let timestamp = if req.timestamp == 0 {
+            now.max(0) as u64
+        } else {
+            req.timestamp
+        };
         let needs_sync = match &sender {
             Sender::Device(auth) => exclude.is_none() && auth.account.devices.len() > 1,
             _ => false,
@@ -303,7 +323,12 @@ impl Messages {
         limit: u32,
     ) -> ChatResult<Vec<StoredMessage>> {
         let now = self.deps.clock.now_ms();
-        let mut msgs = self.deps.stores.messages.read(aci, device, after, limit).await?;
+        let mut msgs = self
+            .deps
+            .stores
+            .messages
+            .read(aci, device, after, limit)
+            .await?;
         msgs.retain(|m| m.expires_at_ms > now);
         Ok(msgs)
     }
@@ -311,7 +336,12 @@ impl Messages {
     /// The device acknowledged a message: delete it and, when it came from an identified
     /// sender and is not itself a receipt, queue a server delivery receipt to the sender's
     /// devices. Returns whether the message was still queued.
-    pub async fn acknowledge(&self, aci: Aci, device: DeviceId, guid: MessageGuid) -> ChatResult<bool> {
+    pub async fn acknowledge(
+        &self,
+        aci: Aci,
+        device: DeviceId,
+        guid: MessageGuid,
+    ) -> ChatResult<bool> {
         let Some(msg) = self.deps.stores.messages.delete(aci, device, guid).await? else {
             return Ok(false);
         };
@@ -321,7 +351,11 @@ impl Messages {
         if env.r#type() == envelope::Type::ServerDeliveryReceipt || env.story() {
             return Ok(true);
         }
-        let Some(source) = env.source_service_id.as_deref().and_then(|b| ServiceId::from_binary(b).ok()) else {
+        let Some(source) = env
+            .source_service_id
+            .as_deref()
+            .and_then(|b| ServiceId::from_binary(b).ok())
+        else {
             return Ok(true);
         };
         let Some(sender) = self.account_of(source).await? else {
@@ -342,7 +376,12 @@ impl Messages {
                 urgent: Some(false),
                 ..Default::default()
             };
-            set_ids(&mut receipt, guid, Some(ServiceId::Aci(aci)), ServiceId::Aci(sender.aci));
+            set_ids(
+                &mut receipt,
+                guid,
+                Some(ServiceId::Aci(aci)),
+                ServiceId::Aci(sender.aci),
+            );
             batch.push(NewMessage {
                 aci: sender.aci,
                 device: d.id,

@@ -75,7 +75,9 @@ impl Messages {
         let mut resolved: Vec<(Recipient, Account)> = Vec::with_capacity(req.recipients.len());
         let mut missing_accounts = Vec::new();
         for r in req.recipients {
-            if matches!(auth, MultiAuth::CombinedAccessKey(_)) && matches!(r.service_id, ServiceId::Pni(_)) {
+            if matches!(auth, MultiAuth::CombinedAccessKey(_))
+                && matches!(r.service_id, ServiceId::Pni(_))
+            {
                 return Err(ChatError::Unauthorized);
             }
             let account = match r.service_id {
@@ -96,7 +98,11 @@ impl Messages {
                 if account.unrestricted_unidentified_access {
                     continue;
                 }
-                let Some(k) = account.unidentified_access_key.as_deref().filter(|k| k.len() == 16) else {
+                let Some(k) = account
+                    .unidentified_access_key
+                    .as_deref()
+                    .filter(|k| k.len() == 16)
+                else {
                     return Err(ChatError::Unauthorized);
                 };
                 for (c, b) in combined.iter_mut().zip(k) {
@@ -111,7 +117,12 @@ impl Messages {
         let mut mismatched = Vec::new();
         let mut stale = Vec::new();
         for (r, account) in &resolved {
-            let m = compare(account, &r.devices, None, matches!(r.service_id, ServiceId::Pni(_)));
+            let m = compare(
+                account,
+                &r.devices,
+                None,
+                matches!(r.service_id, ServiceId::Pni(_)),
+            );
             if m.is_mismatched() {
                 mismatched.push((
                     r.service_id,
@@ -130,7 +141,11 @@ impl Messages {
         }
 
         let now = deps.clock.now_ms();
-        let timestamp = if req.timestamp == 0 { now.max(0) as u64 } else { req.timestamp };
+        let timestamp = if req.timestamp == 0 {
+            now.max(0) as u64
+        } else {
+            req.timestamp
+        };
         let mut batch = Vec::new();
         for (r, account) in resolved {
             for (device, _) in &r.devices {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use heliograph_storage::{Account, Device, SessionId, VerificationSession};
-use heliograph_types::{Aci, DeviceId, E164, Pni, PublicKey, Redacted};
+use heliograph_types::{Aci, DeviceId, Pni, PublicKey, Redacted, E164};
 
 use crate::auth::{hash_secret, verify_secret};
 use crate::codes::{CodeSender, Transport};
@@ -190,10 +190,9 @@ impl Registration {
         } else {
             None
         };
-        let next_attempt = (s.code.is_some()
-            && !s.verified
-            && s.check_attempts < self.config.max_code_attempts)
-            .then_some(0);
+        let next_attempt =
+            (s.code.is_some() && !s.verified && s.check_attempts < self.config.max_code_attempts)
+                .then_some(0);
         SessionView {
             id: id.0.clone(),
             next_sms: next_code,
@@ -261,7 +260,10 @@ impl Registration {
             used: false,
         };
         if let Err(rejection) = self.apply_update(&id, &mut state, update) {
-            return Err(ChatError::Session(rejection, Box::new(self.view(&id, &state, now))));
+            return Err(ChatError::Session(
+                rejection,
+                Box::new(self.view(&id, &state, now)),
+            ));
         }
         self.save(&id, &state).await?;
         Ok(self.view(&id, &state, now))
@@ -358,7 +360,8 @@ impl Registration {
     ) -> ChatResult<SessionView> {
         let mut state = self.load(id).await?;
         let now = self.deps.clock.now_ms();
-        let refuse = |r, s: &SessionState| Err(ChatError::Session(r, Box::new(self.view(id, s, now))));
+        let refuse =
+            |r, s: &SessionState| Err(ChatError::Session(r, Box::new(self.view(id, s, now))));
         if state.verified || !state.requested.is_empty() {
             return refuse(SessionRejection::Conflict, &state);
         }
@@ -367,7 +370,10 @@ impl Registration {
             Some(0) => {}
             _ => return refuse(SessionRejection::NotAllowed, &state),
         }
-        let code = Redacted::new(format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32)));
+        let code = Redacted::new(format!(
+            "{:06}",
+            rand::rngs::OsRng.gen_range(0..1_000_000u32)
+        ));
         if let Err(e) = self
             .sender
             .send(&state.number, &code, transport, &session_tag(id))
@@ -429,7 +435,9 @@ impl Registration {
                     other => other,
                 })?;
                 if state.number != req.number {
-                    return Err(ChatError::BadRequest("session is for another number".into()));
+                    return Err(ChatError::BadRequest(
+                        "session is for another number".into(),
+                    ));
                 }
                 if !state.verified || state.used {
                     return Err(ChatError::Unauthorized);
@@ -455,7 +463,9 @@ impl Registration {
         let (Some(registration_id), Some(pni_registration_id)) =
             (attrs.registration_id, attrs.pni_registration_id)
         else {
-            return Err(ChatError::Unprocessable("registration ids are required".into()));
+            return Err(ChatError::Unprocessable(
+                "registration ids are required".into(),
+            ));
         };
         let signatures_ok = req.aci_signed_pre_key.verify(&req.aci_identity_key)
             && req.aci_pq_last_resort_pre_key.verify(&req.aci_identity_key)
@@ -476,7 +486,12 @@ impl Registration {
             if let (Some(lock), NumberProof::Session(_)) = (&old.registration_lock, &req.proof) {
                 let supplied = attrs.registration_lock.as_deref().unwrap_or_default();
                 if !verify_secret(lock, supplied) {
-                    let last_seen = old.devices.iter().map(|d| d.last_seen_ms).max().unwrap_or(now);
+                    let last_seen = old
+                        .devices
+                        .iter()
+                        .map(|d| d.last_seen_ms)
+                        .max()
+                        .unwrap_or(now);
                     let remaining = (last_seen + REGISTRATION_LOCK_IDLE_MS - now).max(0);
                     if remaining > 0 {
                         self.deps.disconnector.disconnect_account(old.aci);
@@ -532,18 +547,28 @@ impl Registration {
                 account.version = old.version;
                 account.created_at_ms = old.created_at_ms;
                 self.deps.disconnector.disconnect_account(aci);
-                self.deps.stores.accounts.update(&mut account).await.map_err(|e| match e {
-                    heliograph_storage::StoreError::Stale => ChatError::Conflict,
-                    other => other.into(),
-                })?;
+                self.deps
+                    .stores
+                    .accounts
+                    .update(&mut account)
+                    .await
+                    .map_err(|e| match e {
+                        heliograph_storage::StoreError::Stale => ChatError::Conflict,
+                        other => other.into(),
+                    })?;
                 self.deps.stores.keys.delete_account(aci).await?;
                 self.deps.stores.messages.delete_account(aci).await?;
             }
             None => {
-                self.deps.stores.accounts.create(&account).await.map_err(|e| match e {
-                    heliograph_storage::StoreError::Conflict(_) => ChatError::Conflict,
-                    other => other.into(),
-                })?;
+                self.deps
+                    .stores
+                    .accounts
+                    .create(&account)
+                    .await
+                    .map_err(|e| match e {
+                        heliograph_storage::StoreError::Conflict(_) => ChatError::Conflict,
+                        other => other.into(),
+                    })?;
             }
         }
         store_initial_keys(
@@ -577,7 +602,9 @@ fn check_push_pair(update: &SessionUpdate) -> ChatResult<()> {
     }
     if let Some(kind) = &update.push_token_type {
         if kind != "apn" && kind != "fcm" {
-            return Err(ChatError::Unprocessable("pushTokenType must be apn or fcm".into()));
+            return Err(ChatError::Unprocessable(
+                "pushTokenType must be apn or fcm".into(),
+            ));
         }
     }
     Ok(())
@@ -613,7 +640,9 @@ pub const MAX_DEVICE_NAME_LEN: usize = 225;
 
 impl AttributesInput {
     /// Builds the capability list from a name→bool map, keeping only known names set to true.
-    pub fn capabilities_from<'a>(map: impl IntoIterator<Item = (&'a String, &'a bool)>) -> Vec<String> {
+    pub fn capabilities_from<'a>(
+        map: impl IntoIterator<Item = (&'a String, &'a bool)>,
+    ) -> Vec<String> {
         let mut caps: Vec<String> = map
             .into_iter()
             .filter(|(name, on)| **on && KNOWN_CAPABILITIES.contains(&name.as_str()))
@@ -626,22 +655,36 @@ impl AttributesInput {
     /// Field checks the official server makes with bean validation (422 on failure).
     pub fn validate(&self) -> ChatResult<()> {
         let bad = |m: &str| Err(ChatError::Unprocessable(m.into()));
-        for id in [self.registration_id, self.pni_registration_id].into_iter().flatten() {
+        for id in [self.registration_id, self.pni_registration_id]
+            .into_iter()
+            .flatten()
+        {
             if heliograph_types::RegistrationId::new(id).is_err() {
                 return bad("registration id out of range");
             }
         }
         if !self.unrestricted_unidentified_access
-            && self.unidentified_access_key.as_ref().is_some_and(|k| k.len() != 16)
+            && self
+                .unidentified_access_key
+                .as_ref()
+                .is_some_and(|k| k.len() != 16)
         {
             return bad("unidentifiedAccessKey must be 16 bytes");
         }
-        if self.name.as_ref().is_some_and(|n| n.len() > MAX_DEVICE_NAME_LEN) {
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_DEVICE_NAME_LEN)
+        {
             return bad("device name too long");
         }
         // Clients send a 64-hex-character token; the server only stores its salted hash, so
         // any non-empty value of sane length is accepted.
-        if self.registration_lock.as_ref().is_some_and(|l| l.is_empty() || l.len() > 256) {
+        if self
+            .registration_lock
+            .as_ref()
+            .is_some_and(|l| l.is_empty() || l.len() > 256)
+        {
             return bad("registrationLock must be 1 to 256 characters");
         }
         Ok(())

@@ -198,7 +198,10 @@ fn resolve_files(value: &mut Value) -> anyhow::Result<()> {
             let base = key.trim_end_matches("_file").to_owned();
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {key} = {path}"))?;
-            map.insert(base, Value::String(text.trim_end_matches(['\n', '\r']).to_owned()));
+            map.insert(
+                base,
+                Value::String(text.trim_end_matches(['\n', '\r']).to_owned()),
+            );
         }
     }
     for v in map.values_mut() {
@@ -212,7 +215,11 @@ fn unknown_keys(value: &Value, defaults: &Value, prefix: &str, out: &mut Vec<Str
         return;
     };
     for (k, v) in map {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         // remote_config is free-form by design.
         if path == "remote_config" {
             continue;
@@ -307,12 +314,16 @@ mod tests {
     fn defaults_are_the_dev_profile() {
         let loaded = load_with_env(None, &Overrides::default(), env_none()).unwrap();
         assert_eq!(loaded.config.server.listen, "127.0.0.1:8443");
-        assert_eq!(loaded.config.server.data_dir, PathBuf::from("./heliograph-data"));
+        assert_eq!(
+            loaded.config.server.data_dir,
+            PathBuf::from("./heliograph-data")
+        );
         assert_eq!(loaded.config.registration.mode, "test");
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn layers_file_env_cli() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("h.toml");
@@ -337,7 +348,10 @@ mod tests {
             assert_eq!(loaded.config.server.listen, "127.0.0.1:3000", "CLI wins");
             assert_eq!(loaded.config.messages.ttl_days, 3, "env beats defaults");
             assert_eq!(loaded.config.registration.sms.auth_token, "s3cret");
-            assert_eq!(loaded.warnings, vec!["unknown configuration key `server.bogus` (ignored)"]);
+            assert_eq!(
+                loaded.warnings,
+                vec!["unknown configuration key `server.bogus` (ignored)"]
+            );
             let shown = render_masked(&loaded.config).unwrap();
             assert!(shown.contains("<masked>") && !shown.contains("s3cret"));
             Ok(())
@@ -350,13 +364,19 @@ mod tests {
             listen: Some("localhost".into()),
             ..Default::default()
         };
-        let err = load_with_env(None, &bad, env_none()).err().unwrap().to_string();
+        let err = load_with_env(None, &bad, env_none())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("server.listen"), "{err}");
         let bad_db = Overrides {
             database_url: Some("mysql://x".into()),
             ..Default::default()
         };
-        let err = load_with_env(None, &bad_db, env_none()).err().unwrap().to_string();
+        let err = load_with_env(None, &bad_db, env_none())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("postgres://"), "{err}");
     }
 }

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use heliograph_api::{AppState, Connections, StateParts};
 use heliograph_chat::certificates::CertificateIssuer;
 use heliograph_chat::clock::SystemClock;
-use heliograph_chat::messages::{Messages, MessagesConfig};
 use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
+use heliograph_chat::messages::{Messages, MessagesConfig};
 use heliograph_chat::registration::{CaptchaMode, Registration, RegistrationConfig};
 use heliograph_chat::Deps;
 use heliograph_storage::Stores;
@@ -45,9 +45,10 @@ impl Store {
                 .with_context(|| format!("cannot open the SQLite store at {}", path.display()))?;
             Ok(Store::Sqlite(store))
         } else {
-            let store = heliograph_storage::postgres::PostgresStore::connect(&config.storage.database_url)
-                .await
-                .context("cannot connect to PostgreSQL (storage.database_url)")?;
+            let store =
+                heliograph_storage::postgres::PostgresStore::connect(&config.storage.database_url)
+                    .await
+                    .context("cannot connect to PostgreSQL (storage.database_url)")?;
             Ok(Store::Postgres(store))
         }
     }
@@ -148,7 +149,11 @@ pub async fn run(
     let registration = Registration::new(
         deps.clone(),
         RegistrationConfig {
-            captcha: if config.registration.captcha == "off" { CaptchaMode::Off } else { CaptchaMode::Noop },
+            captcha: if config.registration.captcha == "off" {
+                CaptchaMode::Off
+            } else {
+                CaptchaMode::Noop
+            },
             session_ttl_ms: config.registration.session_ttl_seconds * 1000,
             max_code_attempts: config.registration.max_code_attempts,
             max_code_requests: config.registration.max_code_requests,
@@ -178,7 +183,11 @@ pub async fn run(
         certificates,
         connections,
         shutdown: stop.clone(),
-        remote_config: config.remote_config.clone().into_iter().collect::<BTreeMap<_, _>>(),
+        remote_config: config
+            .remote_config
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
     });
     let app = heliograph_api::app(state.clone());
 
@@ -195,9 +204,23 @@ pub async fn run(
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         bound.plaintext = Some(plain.local_addr()?);
-        servers.spawn(serve::serve(plain, None, app.clone(), stop.clone(), grace, handshake));
+        servers.spawn(serve::serve(
+            plain,
+            None,
+            app.clone(),
+            stop.clone(),
+            grace,
+            handshake,
+        ));
     }
-    servers.spawn(serve::serve(listener, Some(acceptor), app, stop.clone(), grace, handshake));
+    servers.spawn(serve::serve(
+        listener,
+        Some(acceptor),
+        app,
+        stop.clone(),
+        grace,
+        handshake,
+    ));
     on_ready(&bound);
 
     shutdown.await;
@@ -205,7 +228,10 @@ pub async fn run(
     stop.cancel();
     state.tasks.close();
     while servers.join_next().await.is_some() {}
-    if tokio::time::timeout(grace, state.tasks.wait()).await.is_err() {
+    if tokio::time::timeout(grace, state.tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("some sockets did not close within the shutdown grace period");
     }
     store.close().await;

@@ -85,7 +85,8 @@ fn main() -> anyhow::Result<()> {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
             }
-            let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(serve(loaded.config))
         }
         Command::Config {
@@ -113,7 +114,10 @@ async fn serve(config: heliograph_server::Config) -> anyhow::Result<()> {
         if let Some(plain) = bound.plaintext {
             println!("listening on http://{plain}");
         }
-        println!("client files (TLS CA, sealed-sender trust root): {}", public.display());
+        println!(
+            "client files (TLS CA, sealed-sender trust root): {}",
+            public.display()
+        );
     })
     .await
 }

@@ -160,9 +160,11 @@ fn local_ca(data_dir: &Path, public_dir: &Path) -> anyhow::Result<TlsFiles> {
     }
     if !cert.exists() || !key.exists() {
         let ca_key = KeyPair::from_pem(&fs::read_to_string(&ca_key_pem)?)?;
-        let issuer = Issuer::from_ca_cert_pem(&fs::read_to_string(&ca_pem)?, ca_key)
-            .context("cannot load the local CA")?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+        // The issuer is rebuilt from the same parameters (name, constraints) and the stored key,
+        // which is what chains the new certificate to the stored CA certificate.
+        let issuer = Issuer::from_params(&ca_params, ca_key);
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, "localhost");
         params.distinguished_name = dn;
@@ -191,7 +193,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = load_or_create(dir.path(), None).unwrap();
         let public = dir.path().join("public");
-        for f in ["tls-ca.der", "tls-ca.pem", "unidentified-delivery-trust-root.pub"] {
+        for f in [
+            "tls-ca.der",
+            "tls-ca.pem",
+            "unidentified-delivery-trust-root.pub",
+        ] {
             assert!(public.join(f).exists(), "{f}");
         }
         let root = fs::read(public.join("unidentified-delivery-trust-root.pub")).unwrap();
@@ -205,7 +211,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join("secrets/trust-root.key")).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join("secrets/trust-root.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "secrets are private");
         }
     }

@@ -9,8 +9,10 @@ use tokio_rustls::TlsAcceptor;
 
 /// Builds a TLS acceptor from a PEM certificate chain and private key.
 pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
-    let cert_pem = fs::read(cert).with_context(|| format!("cannot read TLS certificate {}", cert.display()))?;
-    let key_pem = fs::read(key).with_context(|| format!("cannot read TLS key {}", key.display()))?;
+    let cert_pem = fs::read(cert)
+        .with_context(|| format!("cannot read TLS certificate {}", cert.display()))?;
+    let key_pem =
+        fs::read(key).with_context(|| format!("cannot read TLS key {}", key.display()))?;
     let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{} is not a PEM certificate chain", cert.display()))?;

@@ -13,17 +13,40 @@ async fn register_on(server: &BinaryServer) -> (String, String) {
     // Reuse the in-process helpers' request shapes against the child process.
     let c = &server.http1;
     let number = random_number();
-    let s: Value = c.post(server.url("/v1/verification/session")).json(&json!({"number": number})).send().await.unwrap().json().await.unwrap();
+    let s: Value = c
+        .post(server.url("/v1/verification/session"))
+        .json(&json!({"number": number}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = s["id"].as_str().unwrap().to_owned();
-    c.patch(server.url(&format!("/v1/verification/session/{id}"))).json(&json!({"captcha": "noop.noop.registration.noop"})).send().await.unwrap();
-    c.post(server.url(&format!("/v1/verification/session/{id}/code"))).json(&json!({"transport": "sms", "client": "x"})).send().await.unwrap();
-    c.put(server.url(&format!("/v1/verification/session/{id}/code"))).json(&json!({"code": "1"})).send().await.unwrap();
+    c.patch(server.url(&format!("/v1/verification/session/{id}")))
+        .json(&json!({"captcha": "noop.noop.registration.noop"}))
+        .send()
+        .await
+        .unwrap();
+    c.post(server.url(&format!("/v1/verification/session/{id}/code")))
+        .json(&json!({"transport": "sms", "client": "x"}))
+        .send()
+        .await
+        .unwrap();
+    c.put(server.url(&format!("/v1/verification/session/{id}/code")))
+        .json(&json!({"code": "1"}))
+        .send()
+        .await
+        .unwrap();
     let aci = IdentityKeys::generate();
     let pni = IdentityKeys::generate();
     let password = "durable-password".to_string();
     let r: Value = c
         .post(server.url("/v1/registration"))
-        .header("authorization", format!("Basic {}", b64(format!("{number}:{password}").as_bytes())))
+        .header(
+            "authorization",
+            format!("Basic {}", b64(format!("{number}:{password}").as_bytes())),
+        )
         .json(&registration_body(&id, &aci, &pni, &[1u8; 16]))
         .send()
         .await
@@ -99,15 +122,29 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_message() {
         for m in &msgs {
             delivered.insert(m["timestamp"].as_u64().unwrap());
             let guid = m["guid"].as_str().unwrap();
-            let r = server.http1.delete(server.url(&format!("/v1/messages/uuid/{guid}"))).header("authorization", &bob_auth).send().await.unwrap();
+            let r = server
+                .http1
+                .delete(server.url(&format!("/v1/messages/uuid/{guid}")))
+                .header("authorization", &bob_auth)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 204);
         }
         if !page["more"].as_bool().unwrap() && msgs.len() < 100 {
             break;
         }
     }
-    let lost: Vec<_> = acknowledged.iter().filter(|t| !delivered.contains(t)).collect();
-    assert!(lost.is_empty(), "{} acknowledged messages lost of {}", lost.len(), acknowledged.len());
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|t| !delivered.contains(t))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost of {}",
+        lost.len(),
+        acknowledged.len()
+    );
     let mut server = server;
     server.kill9();
 }

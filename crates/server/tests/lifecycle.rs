@@ -15,14 +15,39 @@ async fn restart_keeps_accounts_keys_and_material() {
     let server = TestServer::start().await;
     let alice = register(&server).await;
     let bob = register(&server).await;
-    let root = std::fs::read(server.data_dir().join("public/unidentified-delivery-trust-root.pub")).unwrap();
+    let root = std::fs::read(
+        server
+            .data_dir()
+            .join("public/unidentified-delivery-trust-root.pub"),
+    )
+    .unwrap();
     let ca = std::fs::read(server.data_dir().join("public/tls-ca.der")).unwrap();
     let dir = server.stop().await;
 
     let server = TestServer::start_in(dir).await;
-    assert_eq!(std::fs::read(server.data_dir().join("public/unidentified-delivery-trust-root.pub")).unwrap(), root);
-    assert_eq!(std::fs::read(server.data_dir().join("public/tls-ca.der")).unwrap(), ca);
-    let me: Value = server.http1.get(server.url("/v1/accounts/whoami")).header("authorization", alice.auth()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        std::fs::read(
+            server
+                .data_dir()
+                .join("public/unidentified-delivery-trust-root.pub")
+        )
+        .unwrap(),
+        root
+    );
+    assert_eq!(
+        std::fs::read(server.data_dir().join("public/tls-ca.der")).unwrap(),
+        ca
+    );
+    let me: Value = server
+        .http1
+        .get(server.url("/v1/accounts/whoami"))
+        .header("authorization", alice.auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["uuid"], alice.aci);
     let bundle: Value = server
         .http1
@@ -51,10 +76,16 @@ fn binary_serves_and_stops_on_sigterm() {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let line = lines.next().unwrap().unwrap();
-    assert!(line.starts_with("listening on https://127.0.0.1:"), "{line}");
+    assert!(
+        line.starts_with("listening on https://127.0.0.1:"),
+        "{line}"
+    );
     assert!(dir.path().join("public/tls-ca.pem").exists());
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let started = Instant::now();
     loop {
@@ -62,20 +93,35 @@ fn binary_serves_and_stops_on_sigterm() {
             assert!(status.success(), "clean exit, got {status}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "did not stop within 5 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "did not stop within 5 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 #[test]
 fn help_is_useful() {
-    let out = Command::new(env!("CARGO_BIN_EXE_heliograph")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_heliograph"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("serve") && text.contains("config"), "{text}");
-    let out = Command::new(env!("CARGO_BIN_EXE_heliograph")).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_heliograph"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--data-dir") && text.contains("--listen"), "{text}");
-    let out = Command::new(env!("CARGO_BIN_EXE_heliograph")).args(["config", "check", "--listen", "nonsense"]).output().unwrap();
+    assert!(
+        text.contains("--data-dir") && text.contains("--listen"),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_heliograph"))
+        .args(["config", "check", "--listen", "nonsense"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
 }

@@ -240,7 +240,7 @@ pub async fn keys(stores: &Stores) {
     k.replace_ec_one_time(owner, &[key(12, 33), key(11, 33), key(4_000_000_000, 33)])
         .await
         .unwrap(); // replaces, not appends; full u32 range
-    k.replace_kem_one_time(owner, &[key(2, 1569), key(1, 1569)])
+    k.replace_kem_one_time(owner, &[signed(2, 1569), signed(1, 1569)])
         .await
         .unwrap();
     k.replace_ec_one_time(pni_owner, &[key(1, 33)])
@@ -278,8 +278,12 @@ pub async fn keys(stores: &Stores) {
         );
     }
     assert!(k.take_ec_one_time(owner).await.unwrap().is_none());
-    assert_eq!(k.take_kem(owner).await.unwrap(), Some(key(1, 1569)));
-    assert_eq!(k.take_kem(owner).await.unwrap(), Some(key(2, 1569)));
+    assert_eq!(
+        k.take_kem(owner).await.unwrap(),
+        Some(signed(1, 1569)),
+        "one-time KEM keys keep their signature"
+    );
+    assert_eq!(k.take_kem(owner).await.unwrap(), Some(signed(2, 1569)));
     // Then the last-resort key, which stays.
     assert_eq!(k.take_kem(owner).await.unwrap(), Some(signed(90, 1569)));
     assert_eq!(k.take_kem(owner).await.unwrap(), Some(signed(90, 1569)));

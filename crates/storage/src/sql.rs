@@ -185,7 +185,7 @@ macro_rules! sql_stores {
                     "WHERE aci = $1 AND identity = $2 AND device = $3 AND kind = $4 ",
                     "ORDER BY key_id LIMIT 1 ",
                     $lock,
-                    ") RETURNING key_id, public_key"
+                    ") RETURNING key_id, public_key, signature"
                 ))
                 .bind(aci_code(owner.aci))
                 .bind(identity_code(owner.identity))
@@ -198,7 +198,7 @@ macro_rules! sql_stores {
                     Some(row) => Ok(Some(prekey_from(
                         row.try_get(0).map_err(map_err)?,
                         row.try_get(1).map_err(map_err)?,
-                        None,
+                        row.try_get(2).map_err(map_err)?,
                     )?)),
                     None => Ok(None),
                 }
@@ -225,10 +225,10 @@ macro_rules! sql_stores {
                 for key in keys {
                     sqlx::query(
                         "INSERT INTO one_time_prekeys \
-                         (aci, identity, device, kind, key_id, public_key) \
-                         VALUES ($1, $2, $3, $4, $5, $6) \
+                         (aci, identity, device, kind, key_id, public_key, signature) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) \
                          ON CONFLICT (aci, identity, device, kind, key_id) \
-                         DO UPDATE SET public_key = excluded.public_key",
+                         DO UPDATE SET public_key = excluded.public_key, signature = excluded.signature",
                     )
                     .bind(aci_code(owner.aci))
                     .bind(identity_code(owner.identity))
@@ -236,6 +236,7 @@ macro_rules! sql_stores {
                     .bind(kind)
                     .bind(i64::from(key.key_id))
                     .bind(&key.public_key)
+                    .bind(&key.signature)
                     .execute(&mut *tx)
                     .await
                     .map_err(map_err)?;

@@ -23,7 +23,9 @@ pub fn server(state: AppState) -> pb::keys_server::KeysServer<KeysService> {
 }
 
 /// The anonymous service.
-pub fn anonymous_server(state: AppState) -> pb::keys_anonymous_server::KeysAnonymousServer<KeysService> {
+pub fn anonymous_server(
+    state: AppState,
+) -> pb::keys_anonymous_server::KeysAnonymousServer<KeysService> {
     pb::keys_anonymous_server::KeysAnonymousServer::new(KeysService { state })
 }
 
@@ -62,7 +64,8 @@ fn key_id(id: i32) -> Result<u32, Status> {
 fn ec_key(k: &common::EcPreKey) -> Result<EcPreKey, Status> {
     Ok(EcPreKey {
         key_id: key_id(k.key_id)?,
-        public_key: PublicKey::from_bytes(&k.public_key).map_err(|_| Status::invalid_argument("invalid EC key"))?,
+        public_key: PublicKey::from_bytes(&k.public_key)
+            .map_err(|_| Status::invalid_argument("invalid EC key"))?,
     })
 }
 
@@ -70,8 +73,10 @@ fn ec_signed(k: Option<&common::EcSignedPreKey>) -> Result<SignedEcPreKey, Statu
     let k = k.ok_or_else(|| Status::invalid_argument("signed prekey required"))?;
     Ok(SignedEcPreKey {
         key_id: key_id(k.key_id)?,
-        public_key: PublicKey::from_bytes(&k.public_key).map_err(|_| Status::invalid_argument("invalid EC key"))?,
-        signature: Signature::from_bytes(&k.signature).map_err(|_| Status::invalid_argument("invalid signature"))?,
+        public_key: PublicKey::from_bytes(&k.public_key)
+            .map_err(|_| Status::invalid_argument("invalid EC key"))?,
+        signature: Signature::from_bytes(&k.signature)
+            .map_err(|_| Status::invalid_argument("invalid signature"))?,
     })
 }
 
@@ -79,8 +84,10 @@ fn kem_signed(k: Option<&common::KemSignedPreKey>) -> Result<SignedKemPreKey, St
     let k = k.ok_or_else(|| Status::invalid_argument("signed prekey required"))?;
     Ok(SignedKemPreKey {
         key_id: key_id(k.key_id)?,
-        public_key: KemPublicKey::from_bytes(&k.public_key).map_err(|_| Status::invalid_argument("invalid KEM key"))?,
-        signature: Signature::from_bytes(&k.signature).map_err(|_| Status::invalid_argument("invalid signature"))?,
+        public_key: KemPublicKey::from_bytes(&k.public_key)
+            .map_err(|_| Status::invalid_argument("invalid KEM key"))?,
+        signature: Signature::from_bytes(&k.signature)
+            .map_err(|_| Status::invalid_argument("invalid signature"))?,
     })
 }
 
@@ -126,7 +133,12 @@ fn selector(device: Option<u32>) -> Result<DeviceSelector, Status> {
 }
 
 impl KeysService {
-    async fn set(&self, metadata: &tonic::metadata::MetadataMap, identity: i32, keys: SetKeys) -> Result<Response<pb::SetPreKeyResponse>, Status> {
+    async fn set(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        identity: i32,
+        keys: SetKeys,
+    ) -> Result<Response<pb::SetPreKeyResponse>, Status> {
         let auth = authenticated(&self.state, metadata).await?;
         domain::set_keys(&self.state.deps, &auth, identity_type(identity)?, keys)
             .await
@@ -142,8 +154,12 @@ impl pb::keys_server::Keys for KeysService {
         request: Request<pb::GetPreKeyCountRequest>,
     ) -> Result<Response<pb::GetPreKeyCountResponse>, Status> {
         let auth = authenticated(&self.state, request.metadata()).await?;
-        let aci = domain::count(&self.state.deps, &auth, IdentityType::Aci).await.map_err(status)?;
-        let pni = domain::count(&self.state.deps, &auth, IdentityType::Pni).await.map_err(status)?;
+        let aci = domain::count(&self.state.deps, &auth, IdentityType::Aci)
+            .await
+            .map_err(status)?;
+        let pni = domain::count(&self.state.deps, &auth, IdentityType::Pni)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::GetPreKeyCountResponse {
             aci_ec_pre_key_count: aci.ec,
             aci_kem_pre_key_count: aci.kem,
@@ -160,12 +176,19 @@ impl pb::keys_server::Keys for KeysService {
         let req = request.into_inner();
         let target = service_id(req.target_identifier.as_ref())?;
         let access = Access::Account(Box::new(auth));
-        let response = match domain::fetch_bundle(&self.state.deps, target, selector(req.device_id)?, &access).await {
-            Ok(bundle) => pb::get_pre_keys_response::Response::PreKeys(to_bundles(bundle)),
-            Err(ChatError::NotFound) => pb::get_pre_keys_response::Response::TargetNotFound(errors::NotFound {}),
-            Err(e) => return Err(status(e)),
-        };
-        Ok(Response::new(pb::GetPreKeysResponse { response: Some(response) }))
+        let response =
+            match domain::fetch_bundle(&self.state.deps, target, selector(req.device_id)?, &access)
+                .await
+            {
+                Ok(bundle) => pb::get_pre_keys_response::Response::PreKeys(to_bundles(bundle)),
+                Err(ChatError::NotFound) => {
+                    pb::get_pre_keys_response::Response::TargetNotFound(errors::NotFound {})
+                }
+                Err(e) => return Err(status(e)),
+            };
+        Ok(Response::new(pb::GetPreKeysResponse {
+            response: Some(response),
+        }))
     }
 
     async fn set_one_time_ec_pre_keys(
@@ -192,7 +215,11 @@ impl pb::keys_server::Keys for KeysService {
             return Err(Status::invalid_argument("at least one key required"));
         }
         let keys = SetKeys {
-            pq_pre_keys: req.pre_keys.iter().map(|k| kem_signed(Some(k))).collect::<Result<_, _>>()?,
+            pq_pre_keys: req
+                .pre_keys
+                .iter()
+                .map(|k| kem_signed(Some(k)))
+                .collect::<Result<_, _>>()?,
             ..Default::default()
         };
         self.set(&metadata, req.identity_type, keys).await
@@ -231,36 +258,55 @@ impl pb::keys_anonymous_server::KeysAnonymous for KeysService {
     ) -> Result<Response<pb::GetPreKeysAnonymousResponse>, Status> {
         anonymous(request.metadata())?;
         let req = request.into_inner();
-        let inner = req.request.ok_or_else(|| Status::invalid_argument("request required"))?;
+        let inner = req
+            .request
+            .ok_or_else(|| Status::invalid_argument("request required"))?;
         let target = service_id(inner.target_identifier.as_ref())?;
         use pb::get_pre_keys_anonymous_request::Authorization;
         use pb::get_pre_keys_anonymous_response::Response as R;
         let access = match req.authorization {
-            Some(Authorization::UnidentifiedAccessKey(k)) => match <[u8; 16]>::try_from(k.as_slice()) {
-                Ok(key) => Access::AccessKey(key),
-                Err(_) => {
-                    return Ok(Response::new(pb::GetPreKeysAnonymousResponse {
-                        response: Some(R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
-                            description: "access key must be 16 bytes".into(),
-                        })),
-                    }))
+            Some(Authorization::UnidentifiedAccessKey(k)) => {
+                match <[u8; 16]>::try_from(k.as_slice()) {
+                    Ok(key) => Access::AccessKey(key),
+                    Err(_) => {
+                        return Ok(Response::new(pb::GetPreKeysAnonymousResponse {
+                            response: Some(R::FailedUnidentifiedAuthorization(
+                                errors::FailedUnidentifiedAuthorization {
+                                    description: "access key must be 16 bytes".into(),
+                                },
+                            )),
+                        }))
+                    }
                 }
-            },
+            }
             // Unrestricted access: any 16-byte key opens an unrestricted account.
             Some(Authorization::UnrestrictedAccess(_)) => Access::AccessKey([0u8; 16]),
             Some(Authorization::GroupSendToken(_)) => {
-                return Err(Status::unimplemented("group send tokens are not supported yet"))
+                return Err(Status::unimplemented(
+                    "group send tokens are not supported yet",
+                ))
             }
             None => return Err(Status::invalid_argument("authorization required")),
         };
-        let response = match domain::fetch_bundle(&self.state.deps, target, selector(inner.device_id)?, &access).await {
+        let response = match domain::fetch_bundle(
+            &self.state.deps,
+            target,
+            selector(inner.device_id)?,
+            &access,
+        )
+        .await
+        {
             Ok(bundle) => R::PreKeys(to_bundles(bundle)),
             Err(ChatError::NotFound) => R::TargetNotFound(errors::NotFound {}),
-            Err(ChatError::Unauthorized) => R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
-                description: "unidentified access failed".into(),
-            }),
+            Err(ChatError::Unauthorized) => {
+                R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
+                    description: "unidentified access failed".into(),
+                })
+            }
             Err(e) => return Err(status(e)),
         };
-        Ok(Response::new(pb::GetPreKeysAnonymousResponse { response: Some(response) }))
+        Ok(Response::new(pb::GetPreKeysAnonymousResponse {
+            response: Some(response),
+        }))
     }
 }

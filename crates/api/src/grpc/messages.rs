@@ -20,7 +20,9 @@ pub fn server(state: AppState) -> pb::messages_server::MessagesServer<MessagesSe
 }
 
 /// The anonymous service.
-pub fn anonymous_server(state: AppState) -> pb::messages_anonymous_server::MessagesAnonymousServer<MessagesService> {
+pub fn anonymous_server(
+    state: AppState,
+) -> pb::messages_anonymous_server::MessagesAnonymousServer<MessagesService> {
     pb::messages_anonymous_server::MessagesAnonymousServer::new(MessagesService { state })
 }
 
@@ -54,7 +56,8 @@ fn bundle(
     for (device, m) in bundle.messages {
         messages.push(OutgoingMessage {
             envelope_type: envelope_type(m.r#type)?,
-            device: DeviceId::new(device).map_err(|_| Status::invalid_argument("invalid device id"))?,
+            device: DeviceId::new(device)
+                .map_err(|_| Status::invalid_argument("invalid device id"))?,
             registration_id: m.registration_id,
             content: m.payload,
         });
@@ -81,7 +84,12 @@ fn identifier(id: ServiceId) -> common::ServiceIdentifier {
     }
 }
 
-fn mismatched(id: ServiceId, missing: Vec<u8>, extra: Vec<u8>, stale: Vec<u8>) -> pb::MismatchedDevices {
+fn mismatched(
+    id: ServiceId,
+    missing: Vec<u8>,
+    extra: Vec<u8>,
+    stale: Vec<u8>,
+) -> pb::MismatchedDevices {
     let wide = |v: Vec<u8>| v.into_iter().map(u32::from).collect();
     pb::MismatchedDevices {
         service_identifier: Some(identifier(id)),
@@ -104,14 +112,25 @@ impl MessagesService {
         let auth = authenticated(&self.state, metadata).await?;
         let destination = destination.unwrap_or(ServiceId::Aci(auth.aci()));
         let req = bundle(destination, bundle_msg, online, urgent, false)?;
-        let response = match self.state.messages.send(Sender::Device(Box::new(auth)), req).await {
+        let response = match self
+            .state
+            .messages
+            .send(Sender::Device(Box::new(auth)), req)
+            .await
+        {
             Ok(_) => R::Success(()),
-            Err(ChatError::MismatchedDevices { missing, extra }) => R::MismatchedDevices(mismatched(destination, missing, extra, vec![])),
-            Err(ChatError::StaleDevices { stale }) => R::MismatchedDevices(mismatched(destination, vec![], vec![], stale)),
+            Err(ChatError::MismatchedDevices { missing, extra }) => {
+                R::MismatchedDevices(mismatched(destination, missing, extra, vec![]))
+            }
+            Err(ChatError::StaleDevices { stale }) => {
+                R::MismatchedDevices(mismatched(destination, vec![], vec![], stale))
+            }
             Err(ChatError::NotFound) => R::DestinationNotFound(errors::NotFound {}),
             Err(e) => return Err(status(e)),
         };
-        Ok(Response::new(pb::SendMessageAuthenticatedSenderResponse { response: Some(response) }))
+        Ok(Response::new(pb::SendMessageAuthenticatedSenderResponse {
+            response: Some(response),
+        }))
     }
 
     async fn anonymous_send(
@@ -123,15 +142,23 @@ impl MessagesService {
         use pb::send_message_response::Response as R;
         let response = match self.state.messages.send(sender, req).await {
             Ok(_) => R::Success(()),
-            Err(ChatError::MismatchedDevices { missing, extra }) => R::MismatchedDevices(mismatched(destination, missing, extra, vec![])),
-            Err(ChatError::StaleDevices { stale }) => R::MismatchedDevices(mismatched(destination, vec![], vec![], stale)),
+            Err(ChatError::MismatchedDevices { missing, extra }) => {
+                R::MismatchedDevices(mismatched(destination, missing, extra, vec![]))
+            }
+            Err(ChatError::StaleDevices { stale }) => {
+                R::MismatchedDevices(mismatched(destination, vec![], vec![], stale))
+            }
             Err(ChatError::NotFound) => R::DestinationNotFound(errors::NotFound {}),
-            Err(ChatError::Unauthorized) => R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
-                description: "unidentified access failed".into(),
-            }),
+            Err(ChatError::Unauthorized) => {
+                R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
+                    description: "unidentified access failed".into(),
+                })
+            }
             Err(e) => return Err(status(e)),
         };
-        Ok(Response::new(pb::SendMessageResponse { response: Some(response) }))
+        Ok(Response::new(pb::SendMessageResponse {
+            response: Some(response),
+        }))
     }
 
     async fn multi(
@@ -156,18 +183,32 @@ impl MessagesService {
             Ok(missing) => R::Success(pb::MultiRecipientSuccess {
                 unresolved_recipients: missing.into_iter().map(identifier).collect(),
             }),
-            Err(ChatError::MultiMismatched(list)) => R::MismatchedDevices(pb::MultiRecipientMismatchedDevices {
-                mismatched_devices: list.into_iter().map(|(id, m, e)| mismatched(id, m, e, vec![])).collect(),
-            }),
-            Err(ChatError::MultiStale(list)) => R::MismatchedDevices(pb::MultiRecipientMismatchedDevices {
-                mismatched_devices: list.into_iter().map(|(id, s)| mismatched(id, vec![], vec![], s)).collect(),
-            }),
-            Err(ChatError::Unauthorized) => R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
-                description: "group send token refused".into(),
-            }),
+            Err(ChatError::MultiMismatched(list)) => {
+                R::MismatchedDevices(pb::MultiRecipientMismatchedDevices {
+                    mismatched_devices: list
+                        .into_iter()
+                        .map(|(id, m, e)| mismatched(id, m, e, vec![]))
+                        .collect(),
+                })
+            }
+            Err(ChatError::MultiStale(list)) => {
+                R::MismatchedDevices(pb::MultiRecipientMismatchedDevices {
+                    mismatched_devices: list
+                        .into_iter()
+                        .map(|(id, s)| mismatched(id, vec![], vec![], s))
+                        .collect(),
+                })
+            }
+            Err(ChatError::Unauthorized) => {
+                R::FailedUnidentifiedAuthorization(errors::FailedUnidentifiedAuthorization {
+                    description: "group send token refused".into(),
+                })
+            }
             Err(e) => return Err(status(e)),
         };
-        Ok(Response::new(pb::SendMultiRecipientMessageResponse { response: Some(response) }))
+        Ok(Response::new(pb::SendMultiRecipientMessageResponse {
+            response: Some(response),
+        }))
     }
 }
 
@@ -179,8 +220,14 @@ impl pb::messages_server::Messages for MessagesService {
     ) -> Result<Response<pb::SendMessageAuthenticatedSenderResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let destination = service_id(req.destination.as_ref())?;
-        self.authenticated_send(&metadata, Some(destination), req.messages, req.ephemeral, req.urgent)
-            .await
+        self.authenticated_send(
+            &metadata,
+            Some(destination),
+            req.messages,
+            req.ephemeral,
+            req.urgent,
+        )
+        .await
     }
 
     async fn send_sync_message(
@@ -188,7 +235,8 @@ impl pb::messages_server::Messages for MessagesService {
         request: Request<pb::SendSyncMessageRequest>,
     ) -> Result<Response<pb::SendMessageAuthenticatedSenderResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
-        self.authenticated_send(&metadata, None, req.messages, false, req.urgent).await
+        self.authenticated_send(&metadata, None, req.messages, false, req.urgent)
+            .await
     }
 }
 
@@ -203,12 +251,15 @@ impl pb::messages_anonymous_server::MessagesAnonymous for MessagesService {
         let destination = service_id(req.destination.as_ref())?;
         use pb::send_sealed_sender_message_request::Authorization;
         let sender = match req.authorization {
-            Some(Authorization::UnidentifiedAccessKey(k)) => {
-                Sender::AccessKey(<[u8; 16]>::try_from(k.as_slice()).map_err(|_| Status::invalid_argument("access key must be 16 bytes"))?)
-            }
+            Some(Authorization::UnidentifiedAccessKey(k)) => Sender::AccessKey(
+                <[u8; 16]>::try_from(k.as_slice())
+                    .map_err(|_| Status::invalid_argument("access key must be 16 bytes"))?,
+            ),
             Some(Authorization::UnrestrictedAccess(())) => Sender::AccessKey([0u8; 16]),
             Some(Authorization::GroupSendToken(_)) => {
-                return Err(Status::unimplemented("group send tokens are not supported yet"))
+                return Err(Status::unimplemented(
+                    "group send tokens are not supported yet",
+                ))
             }
             None => return Err(Status::invalid_argument("authorization required")),
         };
@@ -233,7 +284,9 @@ impl pb::messages_anonymous_server::MessagesAnonymous for MessagesService {
     ) -> Result<Response<pb::SendMultiRecipientMessageResponse>, Status> {
         anonymous(request.metadata())?;
         let _ = request;
-        Err(Status::unimplemented("group send tokens are not supported yet"))
+        Err(Status::unimplemented(
+            "group send tokens are not supported yet",
+        ))
     }
 
     async fn send_multi_recipient_story(
@@ -242,6 +295,7 @@ impl pb::messages_anonymous_server::MessagesAnonymous for MessagesService {
     ) -> Result<Response<pb::SendMultiRecipientMessageResponse>, Status> {
         anonymous(request.metadata())?;
         let req = request.into_inner();
-        self.multi(MultiAuth::Story, req.message, false, req.urgent, true).await
+        self.multi(MultiAuth::Story, req.message, false, req.urgent, true)
+            .await
     }
 }

@@ -1,8 +1,9 @@
 //! gRPC services (tonic) on the same HTTP/2 connections as REST, for `application/grpc`
 //! requests. They call the same domain services as the REST routes.
 
+pub mod accounts;
 pub mod keys;
-// pub mod messages; (enabled with the SSv2 parser)
+pub mod messages;
 
 use axum::Router;
 use tonic::metadata::MetadataMap;
@@ -17,7 +18,10 @@ use crate::state::AppState;
 /// The gRPC services as one router to merge beside the REST routes.
 pub fn router(state: AppState) -> Router {
     tonic::service::Routes::new(keys::server(state.clone()))
-        .add_service(keys::anonymous_server(state))
+        .add_service(keys::anonymous_server(state.clone()))
+        .add_service(messages::server(state.clone()))
+        .add_service(messages::anonymous_server(state.clone()))
+        .add_service(accounts::anonymous_server(state))
         .into_axum_router()
 }
 
@@ -42,12 +46,16 @@ pub fn status(e: ChatError) -> Status {
 }
 
 /// Authenticates a gRPC call from its `authorization: Basic …` metadata.
-pub async fn authenticated(state: &AppState, metadata: &MetadataMap) -> Result<AuthenticatedDevice, Status> {
+pub async fn authenticated(
+    state: &AppState,
+    metadata: &MetadataMap,
+) -> Result<AuthenticatedDevice, Status> {
     let headers = metadata.clone().into_headers();
     let (user, pass) = basic_credentials(&headers)
         .map_err(|_| Status::unauthenticated("bad credentials"))?
         .ok_or_else(|| Status::unauthenticated("credentials required"))?;
-    let (aci, device) = parse_username(&user).ok_or_else(|| Status::unauthenticated("bad credentials"))?;
+    let (aci, device) =
+        parse_username(&user).ok_or_else(|| Status::unauthenticated("bad credentials"))?;
     authenticate(&state.deps, aci, device, pass.expose())
         .await
         .map_err(status)
@@ -56,7 +64,9 @@ pub async fn authenticated(state: &AppState, metadata: &MetadataMap) -> Result<A
 /// Refuses calls that carry credentials, for the anonymous services.
 pub fn anonymous(metadata: &MetadataMap) -> Result<(), Status> {
     if metadata.contains_key("authorization") {
-        return Err(Status::invalid_argument("anonymous service called with credentials"));
+        return Err(Status::invalid_argument(
+            "anonymous service called with credentials",
+        ));
     }
     Ok(())
 }

@@ -26,7 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/accounts/attributes", put(put_attributes))
         .route("/v1/accounts/gcm/", put(put_gcm).delete(delete_gcm))
         .route("/v1/accounts/apn/", put(put_apn).delete(delete_apn))
-        .route("/v1/accounts/registration_lock", put(put_registration_lock).delete(delete_registration_lock))
+        .route(
+            "/v1/accounts/registration_lock",
+            put(put_registration_lock).delete(delete_registration_lock),
+        )
         .route("/v1/accounts/account/{service_id}", head(head_account))
         .route("/v1/accounts/me", delete(delete_me))
 }
@@ -91,7 +94,10 @@ pub async fn put_registration_lock(
 }
 
 /// `DELETE /v1/accounts/registration_lock`.
-pub async fn delete_registration_lock(State(state): State<AppState>, Auth(auth): Auth) -> ApiResult<StatusCode> {
+pub async fn delete_registration_lock(
+    State(state): State<AppState>,
+    Auth(auth): Auth,
+) -> ApiResult<StatusCode> {
     accounts::set_registration_lock(&state.deps, &auth, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -103,7 +109,9 @@ pub async fn head_account(
     _anonymous: Anonymous,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id: ServiceId = id.parse().map_err(|_| ApiError::bad_request("invalid service id"))?;
+    let id: ServiceId = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid service id"))?;
     Ok(if accounts::exists(&state.deps, id).await? {
         StatusCode::OK
     } else {

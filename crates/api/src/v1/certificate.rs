@@ -33,7 +33,12 @@ pub async fn get_delivery_certificate(
     Auth(auth): Auth,
     Query(q): Query<DeliveryQuery>,
 ) -> ApiResult<JsonResponse<Value>> {
-    let include = match q.include_e164.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let include = match q
+        .include_e164
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("true") => true,
         Some("false") => false,
         Some(_) => return Err(ApiError::bad_request("includeE164 must be true or false")),

@@ -49,11 +49,18 @@ pub async fn put_message(
     Query(q): Query<StoryQuery>,
     Json(body): Json<IncomingMessageList>,
 ) -> ApiResult<JsonResponse<Value>> {
-    let destination: ServiceId = destination.parse().map_err(|_| ApiError(ChatError::NotFound))?;
-    let story = q.story.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("true"));
+    let destination: ServiceId = destination
+        .parse()
+        .map_err(|_| ApiError(ChatError::NotFound))?;
+    let story = q
+        .story
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("true"));
     let key = access_key(&headers)?;
     if headers.contains_key("group-send-token") && (auth.is_some() || key.is_some()) {
-        return Err(ApiError::bad_request("a group send token cannot be combined with other credentials"));
+        return Err(ApiError::bad_request(
+            "a group send token cannot be combined with other credentials",
+        ));
     }
     let sender = if story {
         Sender::Story
@@ -71,12 +78,19 @@ pub async fn put_message(
 
 /// `GET /v1/messages`: the HTTP fallback for clients without a socket (retired upstream in
 /// 2026-06, kept for older clients). Up to 100 queued messages, oldest first.
-pub async fn get_messages(State(state): State<AppState>, Auth(auth): Auth, headers: HeaderMap) -> ApiResult<JsonResponse<Value>> {
+pub async fn get_messages(
+    State(state): State<AppState>,
+    Auth(auth): Auth,
+    headers: HeaderMap,
+) -> ApiResult<JsonResponse<Value>> {
     let stories = headers
         .get("x-signal-receive-stories")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let batch = state.messages.read(auth.aci(), auth.device, None, 101).await?;
+    let batch = state
+        .messages
+        .read(auth.aci(), auth.device, None, 101)
+        .await?;
     let more = batch.len() > 100;
     let b64 = base64::engine::general_purpose::STANDARD;
     let messages: Vec<Value> = batch
@@ -85,7 +99,10 @@ pub async fn get_messages(State(state): State<AppState>, Auth(auth): Auth, heade
         .filter(|m| stories || !m.story)
         .filter_map(|m| {
             let env = Envelope::decode(m.envelope.as_slice()).ok()?;
-            let source = env.source_service_id.as_deref().and_then(|b| ServiceId::from_binary(b).ok());
+            let source = env
+                .source_service_id
+                .as_deref()
+                .and_then(|b| ServiceId::from_binary(b).ok());
             let destination = env
                 .destination_service_id
                 .as_deref()
@@ -114,7 +131,12 @@ pub async fn delete_message(
     Auth(auth): Auth,
     Path(guid): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let guid: MessageGuid = guid.parse().map_err(|_| ApiError::bad_request("invalid message guid"))?;
-    state.messages.acknowledge(auth.aci(), auth.device, guid).await?;
+    let guid: MessageGuid = guid
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid message guid"))?;
+    state
+        .messages
+        .acknowledge(auth.aci(), auth.device, guid)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@ pub mod accounts;
 pub mod certificate;
 pub mod keepalive;
 pub mod messages;
-// pub mod multi_recipient; (enabled with the SSv2 parser)
+pub mod multi_recipient;
 pub mod registration;
 pub mod verification;
 
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(certificate::router())
         .merge(keepalive::router())
         .merge(messages::router())
+        .merge(multi_recipient::router())
         .merge(registration::router())
         .merge(verification::router())
         .merge(crate::websocket::router())

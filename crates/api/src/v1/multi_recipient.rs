@@ -39,10 +39,15 @@ pub fn parse_recipients(body: &[u8]) -> ApiResult<Vec<Recipient>> {
     if body.is_empty() {
         return Err(ApiError::bad_request("empty body"));
     }
-    let parsed = ssv2::parse(body, MAX_RECIPIENTS).map_err(|e| ApiError::bad_request(format!("invalid multi-recipient message: {e}")))?;
-    let mut out = Vec::with_capacity(parsed.recipients().len());
-    for r in parsed.recipients() {
-        let mut devices: Vec<_> = r.devices().iter().map(|d| (d.device_id, u32::from(d.registration_id))).collect();
+    let parsed = ssv2::MultiRecipientMessage::parse_with_limit(body, MAX_RECIPIENTS)
+        .map_err(|e| ApiError::bad_request(format!("invalid multi-recipient message: {e}")))?;
+    let mut out = Vec::with_capacity(parsed.recipients.len());
+    for r in &parsed.recipients {
+        let mut devices: Vec<_> = r
+            .devices
+            .iter()
+            .map(|d| (d.device_id, u32::from(d.registration_id)))
+            .collect();
         let before = devices.len();
         devices.sort_by_key(|d| d.0);
         devices.dedup_by_key(|d| d.0);
@@ -50,7 +55,7 @@ pub fn parse_recipients(body: &[u8]) -> ApiResult<Vec<Recipient>> {
             return Err(ApiError::bad_request("duplicate device for one recipient"));
         }
         out.push(Recipient {
-            service_id: r.service_id(),
+            service_id: r.service_id,
             devices,
             payload: parsed.message_for_recipient(r),
         });
@@ -76,7 +81,9 @@ pub async fn put_multi_recipient(
         return Err(ApiError::bad_request("multi-recipient sends are anonymous"));
     }
     if token && key.is_some() {
-        return Err(ApiError::bad_request("both an access key and a group send token"));
+        return Err(ApiError::bad_request(
+            "both an access key and a group send token",
+        ));
     }
     let multi_auth = if story {
         MultiAuth::Story
@@ -88,7 +95,8 @@ pub async fn put_multi_recipient(
     } else {
         return Err(ApiError(ChatError::Unauthorized));
     };
-    let timestamp = q.ts.ok_or_else(|| ApiError::bad_request("ts is required"))?;
+    let timestamp =
+        q.ts.ok_or_else(|| ApiError::bad_request("ts is required"))?;
     let recipients = parse_recipients(&body)?;
     let missing = state
         .messages

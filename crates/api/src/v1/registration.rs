@@ -30,7 +30,9 @@ pub async fn post_registration(
 ) -> ApiResult<JsonResponse<AccountCreationResponse>> {
     let (user, password) = basic_credentials(&headers)?.ok_or(ApiError(ChatError::Unauthorized))?;
     let number = E164::parse(&user).map_err(|_| ApiError(ChatError::Unauthorized))?;
-    if password.expose().is_empty() || password.expose().len() > heliograph_chat::auth::MAX_PASSWORD_LEN {
+    if password.expose().is_empty()
+        || password.expose().len() > heliograph_chat::auth::MAX_PASSWORD_LEN
+    {
         return Err(ApiError(ChatError::Unauthorized));
     }
     let agent = headers
@@ -40,5 +42,8 @@ pub async fn post_registration(
         .map(|s| s.chars().take(128).collect());
     let input = convert::registration_input(req, number, password, agent)?;
     let outcome = state.registration.register(input).await?;
-    Ok(JsonResponse(convert::account_creation(&outcome.account, outcome.reregistration)))
+    Ok(JsonResponse(convert::account_creation(
+        &outcome.account,
+        outcome.reregistration,
+    )))
 }

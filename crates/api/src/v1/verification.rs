@@ -23,8 +23,14 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/verification/session", post(post_session))
-        .route("/v1/verification/session/{id}", get(get_session).patch(patch_session))
-        .route("/v1/verification/session/{id}/code", post(post_code).put(put_code))
+        .route(
+            "/v1/verification/session/{id}",
+            get(get_session).patch(patch_session),
+        )
+        .route(
+            "/v1/verification/session/{id}/code",
+            post(post_code).put(put_code),
+        )
 }
 
 /// `POST /v1/verification/session`: starts a session for a number; captcha (and a push
@@ -33,7 +39,8 @@ pub async fn post_session(
     State(state): State<AppState>,
     Json(req): Json<CreateVerificationSessionRequest>,
 ) -> ApiResult<JsonResponse<Value>> {
-    let number = E164::parse(&req.number).map_err(|_| ApiError::bad_request("invalid phone number"))?;
+    let number =
+        E164::parse(&req.number).map_err(|_| ApiError::bad_request("invalid phone number"))?;
     let update = convert::session_update(
         req.push_token,
         req.push_token_type,
@@ -50,7 +57,9 @@ pub async fn get_session(
     Path(id): Path<String>,
 ) -> ApiResult<JsonResponse<Value>> {
     let id = parse_session_id(&id)?;
-    Ok(JsonResponse(session_json(&state.registration.get_session(&id).await?)))
+    Ok(JsonResponse(session_json(
+        &state.registration.get_session(&id).await?,
+    )))
 }
 
 /// `PATCH /v1/verification/session/{id}`: push token, push challenge answer or captcha. A
@@ -61,7 +70,11 @@ pub async fn patch_session(
     Json(req): Json<UpdateVerificationSessionRequest>,
 ) -> ApiResult<JsonResponse<Value>> {
     let id = parse_session_id(&id)?;
-    if req.captcha.as_deref().is_some_and(|c| !Registration::captcha_well_formed(c)) {
+    if req
+        .captcha
+        .as_deref()
+        .is_some_and(|c| !Registration::captcha_well_formed(c))
+    {
         return Err(ApiError::bad_request("malformed captcha"));
     }
     let update = convert::session_update(
@@ -70,7 +83,9 @@ pub async fn patch_session(
         req.push_challenge,
         req.captcha,
     )?;
-    Ok(JsonResponse(session_json(&state.registration.update_session(&id, update).await?)))
+    Ok(JsonResponse(session_json(
+        &state.registration.update_session(&id, update).await?,
+    )))
 }
 
 /// `POST /v1/verification/session/{id}/code`: sends a code by SMS or voice.
@@ -85,7 +100,9 @@ pub async fn post_code(
         VerificationTransport::Sms => Transport::Sms,
         VerificationTransport::Voice => Transport::Voice,
     };
-    Ok(JsonResponse(session_json(&state.registration.request_code(&id, transport).await?)))
+    Ok(JsonResponse(session_json(
+        &state.registration.request_code(&id, transport).await?,
+    )))
 }
 
 /// `PUT /v1/verification/session/{id}/code`: checks a code; the response says `verified`.
@@ -95,5 +112,7 @@ pub async fn put_code(
     Json(req): Json<SubmitVerificationCodeRequest>,
 ) -> ApiResult<JsonResponse<Value>> {
     let id = parse_session_id(&id)?;
-    Ok(JsonResponse(session_json(&state.registration.submit_code(&id, &req.code).await?)))
+    Ok(JsonResponse(session_json(
+        &state.registration.submit_code(&id, &req.code).await?,
+    )))
 }

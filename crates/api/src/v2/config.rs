@@ -18,14 +18,21 @@ pub fn router() -> Router<AppState> {
 /// `GET /v2/config`: `{config: {name: "value"}}` for the authenticated device, with an `ETag`;
 /// `If-None-Match` with the same tag gives 304. Operators add entries under `[remote_config]`
 /// (for example `"global.grpc.MessagesSendMessage" = "true"` style switches).
-pub async fn get_config(State(state): State<AppState>, _auth: Auth, headers: HeaderMap) -> Response {
+pub async fn get_config(
+    State(state): State<AppState>,
+    _auth: Auth,
+    headers: HeaderMap,
+) -> Response {
     let config: serde_json::Map<String, serde_json::Value> = state
         .remote_config
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
     let body = serde_json::json!({ "config": config });
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(body.to_string().as_bytes())[..16]));
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&Sha256::digest(body.to_string().as_bytes())[..16])
+    );
     if headers
         .get(http::header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use heliograph_chat::keys::{self as domain, Access, DeviceSelector};
 use heliograph_chat::ChatError;
-use heliograph_protocol::json::{CheckKeysRequest, PreKeyCountResponse, PreKeyResponse, SetKeysRequest};
+use heliograph_protocol::json::{
+    CheckKeysRequest, PreKeyCountResponse, PreKeyResponse, SetKeysRequest,
+};
 use heliograph_storage::IdentityType;
 use heliograph_types::{DeviceId, ServiceId};
 
@@ -34,7 +36,12 @@ pub struct IdentityQuery {
 }
 
 fn identity(q: &IdentityQuery) -> ApiResult<IdentityType> {
-    match q.identity.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    match q
+        .identity
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("aci") => Ok(IdentityType::Aci),
         Some("pni") => Ok(IdentityType::Pni),
         Some(_) => Err(ApiError::bad_request("identity must be aci or pni")),
@@ -80,11 +87,19 @@ pub async fn get_prekeys(
     let selector = if device == "*" {
         DeviceSelector::All
     } else {
-        DeviceSelector::One(device.parse::<DeviceId>().map_err(|_| ApiError::unprocessable("invalid device id"))?)
+        DeviceSelector::One(
+            device
+                .parse::<DeviceId>()
+                .map_err(|_| ApiError::unprocessable("invalid device id"))?,
+        )
     };
     let key = access_key(&headers)?;
     let access = match (auth, key) {
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("credentials and an access key together")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "credentials and an access key together",
+            ))
+        }
         (Some(a), None) => Access::Account(Box::new(a)),
         (None, Some(k)) => Access::AccessKey(k),
         (None, None) => Access::None,

@@ -58,7 +58,11 @@ impl TestServer {
             let mut b = reqwest::Client::builder()
                 .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
                 .resolve("localhost", addr);
-            b = if h2 { b.http2_prior_knowledge() } else { b.http1_only() };
+            b = if h2 {
+                b.http2_prior_knowledge()
+            } else {
+                b.http1_only()
+            };
             b.build().unwrap()
         };
         TestServer {
@@ -166,7 +170,11 @@ impl Account {
 }
 
 /// Runs the test-mode verification flow and returns a verified session id.
-pub async fn verified_session(client: &reqwest::Client, server: &TestServer, number: &str) -> String {
+pub async fn verified_session(
+    client: &reqwest::Client,
+    server: &TestServer,
+    number: &str,
+) -> String {
     let s: Value = client
         .post(server.url("/v1/verification/session"))
         .json(&json!({"number": number}))
@@ -205,7 +213,12 @@ pub async fn verified_session(client: &reqwest::Client, server: &TestServer, num
 }
 
 /// The registration body for fresh keys.
-pub fn registration_body(session_id: &str, aci: &IdentityKeys, pni: &IdentityKeys, access_key: &[u8; 16]) -> Value {
+pub fn registration_body(
+    session_id: &str,
+    aci: &IdentityKeys,
+    pni: &IdentityKeys,
+    access_key: &[u8; 16],
+) -> Value {
     json!({
         "sessionId": session_id,
         "accountAttributes": {
@@ -238,8 +251,16 @@ pub async fn register(server: &TestServer) -> Account {
     let password = format!("pw{}", rand::random::<u64>());
     let resp = client
         .post(server.url("/v1/registration"))
-        .header("authorization", format!("Basic {}", b64(format!("{number}:{password}").as_bytes())))
-        .json(&registration_body(&session, &aci_keys, &pni_keys, &access_key))
+        .header(
+            "authorization",
+            format!("Basic {}", b64(format!("{number}:{password}").as_bytes())),
+        )
+        .json(&registration_body(
+            &session,
+            &aci_keys,
+            &pni_keys,
+            &access_key,
+        ))
         .send()
         .await
         .unwrap();
@@ -277,7 +298,10 @@ impl BinaryServer {
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let line = lines.next().unwrap().unwrap();
-        let addr: SocketAddr = line.trim_start_matches("listening on https://").parse().unwrap();
+        let addr: SocketAddr = line
+            .trim_start_matches("listening on https://")
+            .parse()
+            .unwrap();
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let ca = std::fs::read(dir.join("public/tls-ca.pem")).unwrap();
