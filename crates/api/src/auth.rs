@@ -161,6 +161,25 @@ pub fn access_key(headers: &HeaderMap) -> Result<Option<[u8; 16]>, ApiError> {
     Ok(Some(key))
 }
 
+/// The `Group-Send-Token` header (standard base64 of a `GroupSendFullToken`): `None` if
+/// absent, 401 if it is not base64.
+pub fn group_send_token(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(value) = headers.get("group-send-token") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError(ChatError::Unauthorized))?
+        .trim();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim_end_matches('='))
+        })
+        .map_err(|_| ApiError(ChatError::Unauthorized))?;
+    Ok(Some(raw))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use heliograph_chat::certificates::CertificateIssuer;
 use heliograph_chat::messages::Messages;
 use heliograph_chat::registration::Registration;
+use heliograph_chat::zk::ZkService;
 use heliograph_chat::{Deps, Disconnector};
 use heliograph_types::{Aci, DeviceId};
 
@@ -28,6 +29,8 @@ pub struct Inner {
     pub messages: Messages,
     /// Sealed-sender certificate issuer.
     pub certificates: Arc<CertificateIssuer>,
+    /// zkgroup credentials and group send tokens.
+    pub zk: Arc<ZkService>,
     /// Live sockets on this node.
     pub connections: Arc<Connections>,
     /// Cancelled when the server shuts down; sockets then close with 1001.
@@ -57,6 +60,8 @@ pub struct StateParts {
     pub messages: Messages,
     /// Sealed-sender certificate issuer.
     pub certificates: Arc<CertificateIssuer>,
+    /// zkgroup credentials and group send tokens.
+    pub zk: Arc<ZkService>,
     /// The connection registry (also installed as `deps.disconnector`).
     pub connections: Arc<Connections>,
     /// Shutdown signal.
@@ -73,6 +78,7 @@ impl AppState {
             registration: parts.registration,
             messages: parts.messages,
             certificates: parts.certificates,
+            zk: parts.zk,
             connections: parts.connections,
             shutdown: parts.shutdown,
             tasks: TaskTracker::new(),

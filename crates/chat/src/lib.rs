@@ -13,6 +13,7 @@ pub mod keys;
 pub mod messages;
 pub mod multi_recipient;
 pub mod registration;
+pub mod zk;
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ use heliograph_chat::clock::SystemClock;
 use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
 use heliograph_chat::messages::{Messages, MessagesConfig};
 use heliograph_chat::registration::{CaptchaMode, Registration, RegistrationConfig};
+use heliograph_chat::zk::ZkService;
 use heliograph_chat::Deps;
 use heliograph_storage::Stores;
 use heliograph_types::Redacted;
@@ -174,6 +175,7 @@ pub async fn run(
         material.server_certificate_key.clone(),
         config.certificates.sender_certificate_days * DAY_MS,
     ));
+    let zk = Arc::new(ZkService::new(material.zk_secret.clone()));
     let stop = CancellationToken::new();
     spawn_expiry(deps.clone(), stop.clone());
     let state = AppState::new(StateParts {
@@ -181,6 +183,7 @@ pub async fn run(
         registration,
         messages,
         certificates,
+        zk,
         connections,
         shutdown: stop.clone(),
         remote_config: config

@@ -7,7 +7,9 @@
 //! DIR/tls/ca.pem, ca.key.pem           local development CA
 //! DIR/tls/server.pem, server.key.pem   certificate for localhost and 127.0.0.1, signed by that CA
 //! DIR/public/tls-ca.der, tls-ca.pem    what clients need to trust the local CA
+//! DIR/secrets/zk-server-secret-params.bin   zkgroup ServerSecretParams (libsignal serialization)
 //! DIR/public/unidentified-delivery-trust-root.pub   33-byte serialized trust root public key
+//! DIR/public/zk-server-public-params.bin   zkgroup ServerPublicParams clients are built with
 //! ```
 //! Several nodes of one deployment share these files (copy the directory's `secrets/`,
 //! `tls/` and `public/` to every node); nothing here is tied to one process.
@@ -28,6 +30,8 @@ pub struct Material {
     pub trust_root: PrivateKey,
     /// Key of the server certificate.
     pub server_certificate_key: PrivateKey,
+    /// zkgroup server secret params (libsignal's serialization on disk).
+    pub zk_secret: heliograph_zk::ServerSecretParams,
     /// Paths of the TLS chain and key in use.
     pub tls: TlsFiles,
     /// `DIR/public`.
@@ -84,6 +88,24 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<PrivateKey> {
     Ok(key)
 }
 
+/// Loads the zkgroup secret params, generating them on first start. The file holds exactly
+/// what libsignal's `ServerSecretParams.serialize()` produces, so it can move between
+/// implementations.
+fn load_or_create_zk(path: &Path) -> anyhow::Result<heliograph_zk::ServerSecretParams> {
+    if path.exists() {
+        let raw = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return heliograph_zk::ServerSecretParams::deserialize(&raw).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a zkgroup ServerSecretParams: {e}",
+                path.display()
+            )
+        });
+    }
+    let params = heliograph_zk::ServerSecretParams::generate(&mut rand::rngs::OsRng);
+    write_file(path, &params.serialize(), true)?;
+    Ok(params)
+}
+
 /// Loads the key material from `data_dir`, creating whatever is missing. `operator_tls`
 /// replaces the generated local CA when the operator gives a certificate and key.
 pub fn load_or_create(data_dir: &Path, operator_tls: Option<TlsFiles>) -> anyhow::Result<Material> {
@@ -110,6 +132,11 @@ pub fn load_or_create(data_dir: &Path, operator_tls: Option<TlsFiles>) -> anyhow
         &public_dir.join("unidentified-delivery-trust-root.pub"),
         trust_root.public_key().serialize(),
     )?;
+    let zk_secret = load_or_create_zk(&secrets.join("zk-server-secret-params.bin"))?;
+    write_if_changed(
+        &public_dir.join("zk-server-public-params.bin"),
+        &zk_secret.get_public_params().serialize(),
+    )?;
 
     let tls = match operator_tls {
         Some(files) => files,
@@ -119,6 +146,7 @@ pub fn load_or_create(data_dir: &Path, operator_tls: Option<TlsFiles>) -> anyhow
         credentials_key,
         trust_root,
         server_certificate_key,
+        zk_secret,
         tls,
         public_dir,
     })
@@ -207,6 +235,13 @@ mod tests {
         let second = load_or_create(dir.path(), None).unwrap();
         assert_eq!(first.credentials_key, second.credentials_key);
         assert_eq!(first.trust_root_public(), second.trust_root_public());
+        assert_eq!(first.zk_secret.serialize(), second.zk_secret.serialize());
+        assert_eq!(
+            fs::read(public.join("zk-server-public-params.bin"))
+                .unwrap()
+                .len(),
+            673
+        );
         assert_eq!(fs::read(public.join("tls-ca.der")).unwrap(), ca);
         #[cfg(unix)]
         {

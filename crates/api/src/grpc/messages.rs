@@ -5,7 +5,7 @@
 use tonic::{Request, Response, Status};
 
 use heliograph_chat::messages::{OutgoingMessage, SendRequest, Sender};
-use heliograph_chat::multi_recipient::MultiAuth;
+
 use heliograph_chat::ChatError;
 use heliograph_protocol::grpc::{common, errors, messages as pb};
 use heliograph_types::{DeviceId, ServiceId};
@@ -24,6 +24,14 @@ pub fn anonymous_server(
     state: AppState,
 ) -> pb::messages_anonymous_server::MessagesAnonymousServer<MessagesService> {
     pb::messages_anonymous_server::MessagesAnonymousServer::new(MessagesService { state })
+}
+
+/// How a gRPC multi-recipient send is authorized (before the token is checked).
+enum MultiAuth {
+    /// A group send token (serialized), to verify against the recipients.
+    GroupSendToken(Vec<u8>),
+    /// A story.
+    Story,
 }
 
 /// Implements both message services.
@@ -172,6 +180,29 @@ impl MessagesService {
         use pb::send_multi_recipient_message_response::Response as R;
         let message = message.ok_or_else(|| Status::invalid_argument("message required"))?;
         let recipients = parse_recipients(&message.payload).map_err(|e| status(e.0))?;
+        if let MultiAuth::GroupSendToken(token) = &auth {
+            let members: Vec<_> = recipients.iter().map(|r| r.service_id).collect();
+            if self
+                .state
+                .zk
+                .verify_group_send_token(token, &members, self.state.deps.clock.now_ms())
+                .is_err()
+            {
+                return Ok(Response::new(pb::SendMultiRecipientMessageResponse {
+                    response: Some(R::FailedUnidentifiedAuthorization(
+                        errors::FailedUnidentifiedAuthorization {
+                            description: "group send token refused".into(),
+                        },
+                    )),
+                }));
+            }
+        }
+        let auth = match auth {
+            MultiAuth::GroupSendToken(_) => {
+                heliograph_chat::multi_recipient::MultiAuth::GroupSendToken
+            }
+            MultiAuth::Story => heliograph_chat::multi_recipient::MultiAuth::Story,
+        };
         let req = heliograph_chat::multi_recipient::MultiRecipientSend {
             recipients,
             timestamp: message.timestamp,
@@ -283,10 +314,15 @@ impl pb::messages_anonymous_server::MessagesAnonymous for MessagesService {
         request: Request<pb::SendMultiRecipientMessageRequest>,
     ) -> Result<Response<pb::SendMultiRecipientMessageResponse>, Status> {
         anonymous(request.metadata())?;
-        let _ = request;
-        Err(Status::unimplemented(
-            "group send tokens are not supported yet",
-        ))
+        let req = request.into_inner();
+        self.multi(
+            MultiAuth::GroupSendToken(req.group_send_token),
+            req.message,
+            req.ephemeral,
+            req.urgent,
+            false,
+        )
+        .await
     }
 
     async fn send_multi_recipient_story(

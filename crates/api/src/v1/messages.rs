@@ -16,7 +16,7 @@ use heliograph_protocol::json::IncomingMessageList;
 use heliograph_protocol::proto::textsecure::Envelope;
 use heliograph_types::{MessageGuid, ServiceId};
 
-use crate::auth::{access_key, Auth, MaybeAuth};
+use crate::auth::{access_key, group_send_token, Auth, MaybeAuth};
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -57,7 +57,8 @@ pub async fn put_message(
         .as_deref()
         .is_some_and(|s| s.eq_ignore_ascii_case("true"));
     let key = access_key(&headers)?;
-    if headers.contains_key("group-send-token") && (auth.is_some() || key.is_some()) {
+    let token = group_send_token(&headers)?;
+    if token.is_some() && (auth.is_some() || key.is_some()) {
         return Err(ApiError::bad_request(
             "a group send token cannot be combined with other credentials",
         ));
@@ -68,6 +69,11 @@ pub async fn put_message(
         Sender::Device(Box::new(a))
     } else if let Some(k) = key {
         Sender::AccessKey(k)
+    } else if let Some(t) = token {
+        state
+            .zk
+            .verify_group_send_token(&t, &[destination], state.deps.clock.now_ms())?;
+        Sender::GroupSendToken
     } else {
         return Err(ApiError(ChatError::Unauthorized));
     };

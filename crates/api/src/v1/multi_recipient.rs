@@ -12,7 +12,7 @@ use heliograph_chat::multi_recipient::{MultiAuth, MultiRecipientSend, Recipient,
 use heliograph_chat::ChatError;
 use heliograph_protocol::ssv2;
 
-use crate::auth::{access_key, MaybeAuth};
+use crate::auth::{access_key, group_send_token, MaybeAuth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -64,8 +64,9 @@ pub fn parse_recipients(body: &[u8]) -> ApiResult<Vec<Recipient>> {
 }
 
 /// `PUT /v1/messages/multi_recipient?ts=&online=&urgent=&story=`: body
-/// `application/vnd.signal-messenger.mrm`. Authorized by the combined unidentified access key
-/// (XOR of the recipients' keys) or, for stories, by nothing. 409 takes precedence over 410
+/// `application/vnd.signal-messenger.mrm`. Authorized by a `Group-Send-Token` covering every
+/// recipient, by the combined unidentified access key (XOR of the recipients' keys) or, for
+/// stories, by nothing. 409 takes precedence over 410
 /// here, and the bodies list each recipient.
 pub async fn put_multi_recipient(
     State(state): State<AppState>,
@@ -76,28 +77,31 @@ pub async fn put_multi_recipient(
 ) -> ApiResult<JsonResponse<Value>> {
     let story = q.story.unwrap_or(false);
     let key = access_key(&headers)?;
-    let token = headers.contains_key("group-send-token");
+    let token = group_send_token(&headers)?;
     if auth.is_some() {
         return Err(ApiError::bad_request("multi-recipient sends are anonymous"));
     }
-    if token && key.is_some() {
+    if token.is_some() && key.is_some() {
         return Err(ApiError::bad_request(
             "both an access key and a group send token",
         ));
     }
+    let timestamp =
+        q.ts.ok_or_else(|| ApiError::bad_request("ts is required"))?;
+    let recipients = parse_recipients(&body)?;
     let multi_auth = if story {
         MultiAuth::Story
     } else if let Some(k) = key {
         MultiAuth::CombinedAccessKey(k)
-    } else if token {
-        // Group send tokens need the zkgroup server params (zk crate); refused until then.
-        return Err(ApiError(ChatError::Unauthorized));
+    } else if let Some(t) = token {
+        let members: Vec<_> = recipients.iter().map(|r| r.service_id).collect();
+        state
+            .zk
+            .verify_group_send_token(&t, &members, state.deps.clock.now_ms())?;
+        MultiAuth::GroupSendToken
     } else {
         return Err(ApiError(ChatError::Unauthorized));
     };
-    let timestamp =
-        q.ts.ok_or_else(|| ApiError::bad_request("ts is required"))?;
-    let recipients = parse_recipients(&body)?;
     let missing = state
         .messages
         .send_multi_recipient(

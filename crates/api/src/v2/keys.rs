@@ -14,7 +14,7 @@ use heliograph_protocol::json::{
 use heliograph_storage::IdentityType;
 use heliograph_types::{DeviceId, ServiceId};
 
-use crate::auth::{access_key, Auth, MaybeAuth};
+use crate::auth::{access_key, group_send_token, Auth, MaybeAuth};
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -94,15 +94,22 @@ pub async fn get_prekeys(
         )
     };
     let key = access_key(&headers)?;
-    let access = match (auth, key) {
-        (Some(_), Some(_)) => {
+    let token = group_send_token(&headers)?;
+    let access = match (auth, key, token) {
+        (Some(a), None, None) => Access::Account(Box::new(a)),
+        (None, Some(k), None) => Access::AccessKey(k),
+        (None, None, Some(t)) => {
+            state
+                .zk
+                .verify_group_send_token(&t, &[target], state.deps.clock.now_ms())?;
+            Access::GroupSendToken
+        }
+        (None, None, None) => Access::None,
+        _ => {
             return Err(ApiError::bad_request(
-                "credentials and an access key together",
+                "use exactly one of credentials, an access key or a group send token",
             ))
         }
-        (Some(a), None) => Access::Account(Box::new(a)),
-        (None, Some(k)) => Access::AccessKey(k),
-        (None, None) => Access::None,
     };
     let bundle = domain::fetch_bundle(&state.deps, target, selector, &access).await?;
     Ok(JsonResponse(convert::pre_key_response(bundle)?))
