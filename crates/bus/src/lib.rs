@@ -261,7 +261,13 @@ mod tests {
     fn socket_id_round_trips() {
         let id = SocketId::new(NodeId::random(), 42);
         assert_eq!(id.to_string().parse::<SocketId>(), Ok(id));
-        for bad in ["", "x.1", "0.1", ".", "7f0c6ad0-0000-4000-8000-000000000000.-1"] {
+        for bad in [
+            "",
+            "x.1",
+            "0.1",
+            ".",
+            "7f0c6ad0-0000-4000-8000-000000000000.-1",
+        ] {
             assert!(bad.parse::<SocketId>().is_err(), "{bad}");
         }
     }

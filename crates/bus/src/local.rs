@@ -131,11 +131,8 @@ impl LocalSockets {
     ) -> Option<LocalSocket> {
         let mut accounts = lock(&self.accounts);
         let slot = accounts.get_mut(&aci)?.get_mut(&device)?;
-        if !slot
-            .socket
-            .as_ref()
-            .is_some_and(|s| only.is_none_or(|id| id == s.id))
-        {
+        let current = slot.socket.as_ref()?.id;
+        if only.is_some_and(|id| id != current) {
             return None;
         }
         let old = slot.socket.take()?;

@@ -47,7 +47,9 @@ pub(crate) fn check(capacity: u64, regen: Duration, permits: u64) -> Result<bool
 /// One GCRA step on nanosecond timestamps: the new TAT if allowed, else the wait.
 fn gcra(tat: u128, now: u128, capacity: u64, regen: Duration, permits: u64) -> Result<u128, u128> {
     let interval = regen.as_nanos();
-    let new_tat = tat.max(now).saturating_add(interval.saturating_mul(u128::from(permits)));
+    let new_tat = tat
+        .max(now)
+        .saturating_add(interval.saturating_mul(u128::from(permits)));
     let allow_at = new_tat.saturating_sub(interval.saturating_mul(u128::from(capacity)));
     if allow_at > now {
         Err(allow_at - now)
@@ -143,6 +145,9 @@ mod tests {
     fn huge_values_saturate() {
         let r = gcra(u128::MAX, 0, u64::MAX, Duration::MAX, u64::MAX);
         assert!(r.is_ok() || r.is_err());
-        assert_eq!(duration_from_nanos(u128::MAX), Duration::from_nanos(u64::MAX));
+        assert_eq!(
+            duration_from_nanos(u128::MAX),
+            Duration::from_nanos(u64::MAX)
+        );
     }
 }

@@ -255,7 +255,9 @@ impl RedisBus {
             .await;
         let node = inner.config.node_id.to_string();
         for address in inner.provisioning.addresses() {
-            inner.delete_if(&inner.provisioning_key(&address), &node).await;
+            inner
+                .delete_if(&inner.provisioning_key(&address), &node)
+                .await;
         }
     }
 
@@ -528,8 +530,12 @@ impl Inner {
                 match result {
                     Ok(0) => {
                         // A newer socket registered and its displacement message was lost.
-                        self.sockets
-                            .close_device(s.aci, s.device, Some(s.id), SocketEvent::displaced());
+                        self.sockets.close_device(
+                            s.aci,
+                            s.device,
+                            Some(s.id),
+                            SocketEvent::displaced(),
+                        );
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "bus: presence heartbeat failed"),
@@ -745,7 +751,9 @@ impl Bus for RedisBus {
             .arg(inner.provisioning_key(address))
             .query_async(&mut conn)
             .await?;
-        let Some(node) = node.and_then(|n| Uuid::parse_str(&n).ok()).map(NodeId::from_uuid)
+        let Some(node) = node
+            .and_then(|n| Uuid::parse_str(&n).ok())
+            .map(NodeId::from_uuid)
         else {
             return Ok(false);
         };
@@ -757,7 +765,9 @@ impl Bus for RedisBus {
             address: address.to_owned(),
             body,
         };
-        let receivers = inner.publish(&inner.node_channel_of(node), &message).await?;
+        let receivers = inner
+            .publish(&inner.node_channel_of(node), &message)
+            .await?;
         Ok(receivers > 0)
     }
 
@@ -772,9 +782,7 @@ impl Bus for RedisBus {
             return Ok(());
         }
         let inner = &*self.inner;
-        let interval_us = u64::try_from(regen.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let interval_us = u64::try_from(regen.as_micros()).unwrap_or(u64::MAX).max(1);
         let mut conn = inner.conn.clone();
         let wait_us: i64 = inner
             .gcra

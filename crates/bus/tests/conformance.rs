@@ -94,8 +94,7 @@ mod suite {
                 a.register_socket(aci, dev(1)),
                 second_node.register_socket(aci, dev(1))
             );
-            let (mut x, mut y): (SocketRegistration, SocketRegistration) =
-                (x.unwrap(), y.unwrap());
+            let (mut x, mut y): (SocketRegistration, SocketRegistration) = (x.unwrap(), y.unwrap());
             let first_close = tokio::time::timeout(common::WAIT, async {
                 tokio::select! {
                     e = x.events.recv() => (0, e),
@@ -104,7 +103,10 @@ mod suite {
             })
             .await
             .expect("one of two simultaneous registrations must be displaced");
-            assert!(is_displaced(&first_close.1), "round {round}: {first_close:?}");
+            assert!(
+                is_displaced(&first_close.1),
+                "round {round}: {first_close:?}"
+            );
             let (loser, survivor) = if first_close.0 == 0 {
                 (&mut x, &mut y)
             } else {
@@ -134,9 +136,15 @@ mod suite {
         let mut y1 = b.register_socket(y, dev(1)).await.unwrap();
 
         a.notify_new_messages(x, dev(2)).await;
-        assert_eq!(next_event(&mut x2.events).await, Some(SocketEvent::NewMessages));
+        assert_eq!(
+            next_event(&mut x2.events).await,
+            Some(SocketEvent::NewMessages)
+        );
         b.notify_new_messages(x, dev(1)).await;
-        assert_eq!(next_event(&mut x1.events).await, Some(SocketEvent::NewMessages));
+        assert_eq!(
+            next_event(&mut x1.events).await,
+            Some(SocketEvent::NewMessages)
+        );
 
         assert!(a.deliver_ephemeral(y, dev(1), b"typing".to_vec()).await);
         assert_eq!(
@@ -195,13 +203,19 @@ mod suite {
         let other = uuid::Uuid::new_v4().to_string();
         let mut rx = b.register_provisioning(&address).await.unwrap();
         let mut other_rx = a.register_provisioning(&other).await.unwrap();
-        assert!(a.send_provisioning(&address, b"link".to_vec()).await.unwrap());
+        assert!(a
+            .send_provisioning(&address, b"link".to_vec())
+            .await
+            .unwrap());
         assert_eq!(next_body(&mut rx).await, Some(b"link".to_vec()));
         assert!(b.send_provisioning(&address, vec![2]).await.unwrap());
         assert_eq!(next_body(&mut rx).await, Some(vec![2]));
         assert!(b.send_provisioning(&other, vec![3]).await.unwrap());
         assert_eq!(next_body(&mut other_rx).await, Some(vec![3]));
-        assert!(!a.send_provisioning("no-such-address", vec![1]).await.unwrap());
+        assert!(!a
+            .send_provisioning("no-such-address", vec![1])
+            .await
+            .unwrap());
         b.unregister_provisioning(&address).await;
         assert!(!a.send_provisioning(&address, vec![1]).await.unwrap());
         assert!(!b.send_provisioning(&address, vec![1]).await.unwrap());
@@ -223,20 +237,28 @@ mod suite {
         // Two permits need one more regeneration period than one.
         match b.take_permits(&key, 5, regen, 2).await {
             Err(RateLimitError::RateLimited { retry_after }) => {
-                assert!(retry_after > regen && retry_after <= 2 * regen, "{retry_after:?}")
+                assert!(
+                    retry_after > regen && retry_after <= 2 * regen,
+                    "{retry_after:?}"
+                )
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
         assert!(matches!(
             a.take_permits(&key, 5, regen, 6).await,
-            Err(RateLimitError::ExceedsCapacity { permits: 6, capacity: 5 })
+            Err(RateLimitError::ExceedsCapacity {
+                permits: 6,
+                capacity: 5
+            })
         ));
         // After the announced wait exactly one permit is back.
         tokio::time::sleep(retry + Duration::from_millis(20)).await;
         b.take_permits(&key, 5, regen, 1).await.unwrap();
         assert!(a.take_permits(&key, 5, regen, 1).await.is_err());
         // Other buckets are independent; zero permits and zero regen always pass.
-        a.take_permits(&format!("{key}:other"), 1, regen, 1).await.unwrap();
+        a.take_permits(&format!("{key}:other"), 1, regen, 1)
+            .await
+            .unwrap();
         a.take_permits(&key, 5, regen, 0).await.unwrap();
         a.take_permits(&key, 5, Duration::ZERO, 5).await.unwrap();
     }
@@ -246,15 +268,17 @@ mod suite {
         let takers = (0..20).map(|i| {
             let node = if i % 2 == 0 { a } else { b };
             let key = key.clone();
-            async move { node.take_permits(&key, 10, Duration::from_secs(60), 1).await }
+            async move {
+                node.take_permits(&key, 10, Duration::from_secs(60), 1)
+                    .await
+            }
         });
         let results = futures::future::join_all(takers).await;
         let granted = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(granted, 10, "{results:?}");
-        assert!(results.iter().all(|r| matches!(
-            r,
-            Ok(()) | Err(RateLimitError::RateLimited { .. })
-        )));
+        assert!(results
+            .iter()
+            .all(|r| matches!(r, Ok(()) | Err(RateLimitError::RateLimited { .. }))));
     }
 
     pub async fn socket_ids_are_unique(a: &dyn Bus, b: &dyn Bus) {

@@ -66,9 +66,11 @@ pub fn config(namespace: &str) -> RedisBusConfig {
 
 /// Connects a node, failing the test (not skipping it) if Redis is unreachable.
 pub async fn node(url: &str, config: RedisBusConfig) -> RedisBus {
-    RedisBus::connect_with(url, config).await.unwrap_or_else(|e| {
-        panic!("Redis at {url} is unreachable ({e}); start it or set HELIOGRAPH_SKIP_REDIS=1")
-    })
+    RedisBus::connect_with(url, config)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("Redis at {url} is unreachable ({e}); start it or set HELIOGRAPH_SKIP_REDIS=1")
+        })
 }
 
 /// Two nodes sharing a fresh namespace, or `None` when Redis tests are skipped.
