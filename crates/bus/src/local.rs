@@ -196,6 +196,39 @@ impl LocalSockets {
             .is_some_and(|slot| slot.socket.as_ref().is_some_and(|s| !s.tx.is_closed()))
     }
 
+    /// Whether this socket is still the device's socket here.
+    pub fn holds(&self, aci: Aci, device: DeviceId, id: SocketId) -> bool {
+        lock(&self.accounts)
+            .get(&aci)
+            .and_then(|d| d.get(&device))
+            .and_then(|slot| slot.socket.as_ref())
+            .is_some_and(|s| s.id == id)
+    }
+
+    /// Forgets the sockets whose receiver was dropped without an unregistration, and returns
+    /// them so their presence can be removed.
+    pub fn reap_abandoned(&self) -> Vec<LocalSocket> {
+        let mut accounts = lock(&self.accounts);
+        let mut reaped = Vec::new();
+        for (aci, devices) in accounts.iter_mut() {
+            for (device, slot) in devices.iter_mut() {
+                if slot.socket.as_ref().is_some_and(|s| s.tx.is_closed()) {
+                    if let Some(s) = slot.socket.take() {
+                        reaped.push(LocalSocket {
+                            aci: *aci,
+                            device: *device,
+                            id: s.id,
+                            generation: s.generation,
+                        });
+                    }
+                }
+            }
+            devices.retain(|_, slot| !slot.is_empty());
+        }
+        accounts.retain(|_, devices| !devices.is_empty());
+        reaped
+    }
+
     /// Every socket here.
     pub fn snapshot(&self) -> Vec<LocalSocket> {
         let accounts = lock(&self.accounts);
@@ -284,6 +317,11 @@ impl LocalProvisioning {
         }
         sockets.remove(address);
         false
+    }
+
+    /// Whether a socket with this address is here.
+    pub fn contains(&self, address: &str) -> bool {
+        lock(&self.sockets).contains_key(address)
     }
 
     /// The addresses here whose sockets are still open.

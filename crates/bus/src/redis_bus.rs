@@ -516,6 +516,9 @@ impl Inner {
     /// Refreshes (or re-creates) the keys of this node's sockets.
     async fn heartbeat(&self) {
         let ttl = self.ttl_ms();
+        for abandoned in self.sockets.reap_abandoned() {
+            self.delete_presence(&abandoned).await;
+        }
         futures::stream::iter(self.sockets.snapshot())
             .for_each_concurrent(HEARTBEAT_CONCURRENCY, |s| async move {
                 let mut conn = self.conn.clone();
@@ -537,6 +540,10 @@ impl Inner {
                             SocketEvent::displaced(),
                         );
                     }
+                    Ok(2) if !self.sockets.holds(s.aci, s.device, s.id) => {
+                        // Re-created the key of a socket that unregistered meanwhile.
+                        self.delete_presence(&s).await;
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "bus: presence heartbeat failed"),
                 }
@@ -550,13 +557,19 @@ impl Inner {
                     let mut conn = self.conn.clone();
                     let result: Result<(), _> = redis::cmd("SET")
                         .arg(self.provisioning_key(&address))
-                        .arg(node)
+                        .arg(&node)
                         .arg("PX")
                         .arg(ttl)
                         .query_async(&mut conn)
                         .await;
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "bus: provisioning heartbeat failed");
+                    match result {
+                        Ok(()) if !self.provisioning.contains(&address) => {
+                            // Unregistered meanwhile: remove what was just written.
+                            self.delete_if(&self.provisioning_key(&address), &node)
+                                .await;
+                        }
+                        Ok(()) => {}
+                        Err(e) => tracing::warn!(error = %e, "bus: provisioning heartbeat failed"),
                     }
                 }
             })
@@ -703,7 +716,8 @@ impl Bus for RedisBus {
             return true;
         }
         match inner.lookup(aci, device).await {
-            Ok(found) => found.is_some(),
+            // A key naming a socket of this node that the local table does not hold is stale.
+            Ok(found) => found.is_some_and(|id| id.node() != inner.me()),
             Err(e) => {
                 tracing::warn!(error = %e, "bus: presence lookup failed");
                 false

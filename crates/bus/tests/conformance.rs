@@ -281,6 +281,18 @@ mod suite {
             .all(|r| matches!(r, Ok(()) | Err(RateLimitError::RateLimited { .. }))));
     }
 
+    /// A socket task that ends without unregistering (a bug, or a panic) does not stay present.
+    pub async fn abandoned_socket_is_not_present(a: &dyn Bus, b: &dyn Bus) {
+        let aci = Aci::random();
+        let s = a.register_socket(aci, dev(1)).await.unwrap();
+        assert!(b.is_present(aci, dev(1)).await);
+        drop(s);
+        common::eventually(common::WAIT, "abandoned socket forgotten", || async {
+            !a.is_present(aci, dev(1)).await && !b.is_present(aci, dev(1)).await
+        })
+        .await;
+    }
+
     pub async fn socket_ids_are_unique(a: &dyn Bus, b: &dyn Bus) {
         let mut seen = HashSet::new();
         for i in 0..20u32 {
@@ -330,4 +342,5 @@ conformance!(
     rate_limits,
     rate_limits_are_atomic,
     socket_ids_are_unique,
+    abandoned_socket_is_not_present,
 );
