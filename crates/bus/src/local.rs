@@ -331,3 +331,79 @@ impl LocalProvisioning {
         sockets.keys().cloned().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeId;
+
+    fn ids() -> (Aci, DeviceId, NodeId) {
+        (Aci::random(), DeviceId::PRIMARY, NodeId::random())
+    }
+
+    #[test]
+    fn the_higher_generation_wins_whatever_the_insertion_order() {
+        let (aci, device, node) = ids();
+        let table = LocalSockets::default();
+        let mut newer = table.insert(aci, device, SocketId::new(node, 2), 20);
+        let mut older = table.insert(aci, device, SocketId::new(node, 1), 10);
+        assert_eq!(older.try_recv(), Ok(SocketEvent::displaced()));
+        assert!(older.try_recv().is_err());
+        assert!(newer.try_recv().is_err());
+        assert!(table.holds(aci, device, SocketId::new(node, 2)));
+        let mut newest = table.insert(aci, device, SocketId::new(node, 3), 30);
+        assert_eq!(newer.try_recv(), Ok(SocketEvent::displaced()));
+        assert!(newest.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_displacement_that_arrives_first_is_remembered() {
+        let (aci, device, node) = ids();
+        let table = LocalSockets::default();
+        table.displace_older(aci, device, 50);
+        let mut late = table.insert(aci, device, SocketId::new(node, 1), 40);
+        assert_eq!(late.try_recv(), Ok(SocketEvent::displaced()));
+        assert!(!table.contains(aci, device));
+        let mut newer = table.insert(aci, device, SocketId::new(node, 2), 60);
+        assert!(newer.try_recv().is_err());
+        assert!(table.contains(aci, device));
+        // Floors are forgotten after a while; live sockets are kept.
+        table.prune_floors(Duration::ZERO);
+        assert!(table.contains(aci, device));
+    }
+
+    #[test]
+    fn removal_and_closing_are_targeted() {
+        let (aci, device, node) = ids();
+        let table = LocalSockets::default();
+        let (one, two) = (SocketId::new(node, 1), SocketId::new(node, 2));
+        let _rx1 = table.insert(aci, device, one, 1);
+        let mut rx2 = table.insert(aci, device, two, 2);
+        assert_eq!(table.remove(aci, device, one), None);
+        assert!(table
+            .close_device(aci, device, Some(one), SocketEvent::reauthenticate())
+            .is_none());
+        assert!(rx2.try_recv().is_err());
+        let closed = table.close_device(aci, device, Some(two), SocketEvent::reauthenticate());
+        assert_eq!(closed.map(|s| s.generation), Some(2));
+        assert_eq!(rx2.try_recv(), Ok(SocketEvent::reauthenticate()));
+        assert_eq!(table.remove(aci, device, two), None);
+        assert!(table.snapshot().is_empty());
+    }
+
+    #[test]
+    fn abandoned_sockets_are_reaped() {
+        let (aci, device, node) = ids();
+        let table = LocalSockets::default();
+        let rx = table.insert(aci, device, SocketId::new(node, 1), 1);
+        drop(rx);
+        assert!(!table.contains(aci, device));
+        assert!(!table.send(aci, device, SocketEvent::NewMessages));
+        let _rx = table.insert(aci, device, SocketId::new(node, 2), 2);
+        let rx3 = table.insert(aci, DeviceId::new(2).unwrap(), SocketId::new(node, 3), 3);
+        drop(rx3);
+        let reaped = table.reap_abandoned();
+        assert_eq!(reaped.len(), 1);
+        assert_eq!(table.snapshot().len(), 1);
+    }
+}

@@ -310,7 +310,7 @@ macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod in_process {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let bus = heliograph_bus::InProcessBus::new();
                     super::suite::$name(&bus, &bus).await;
@@ -320,7 +320,7 @@ macro_rules! conformance {
 
         mod redis {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some((a, b, _ns, _url)) = super::common::two_nodes().await else {
                         return;
