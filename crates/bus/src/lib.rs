@@ -12,6 +12,29 @@
 //! [`SocketEvent::Close`] close the WebSocket with that code; when the socket ends for any
 //! reason call [`Bus::unregister_socket`] with its [`SocketId`]. When the event channel yields
 //! `None` the bus has forgotten the socket (it was closed through the bus).
+//!
+//! ```
+//! use heliograph_bus::{Bus, InProcessBus, SocketEvent};
+//! use heliograph_types::{Aci, DeviceId};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), heliograph_bus::BusError> {
+//! let bus = InProcessBus::new();
+//! let (aci, device) = (Aci::random(), DeviceId::PRIMARY);
+//! let mut socket = bus.register_socket(aci, device).await?;
+//! // ... drain the queue once, then:
+//! bus.notify_new_messages(aci, device).await; // from the sending side, on any node
+//! while let Some(event) = socket.events.recv().await {
+//!     match event {
+//!         SocketEvent::NewMessages => { /* drain the queue */ break }
+//!         SocketEvent::Ephemeral(envelope) => { /* push it */ }
+//!         SocketEvent::Close { code, reason } => { /* close the WebSocket */ }
+//!     }
+//! }
+//! bus.unregister_socket(aci, device, socket.id).await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod local;
 mod memory;

@@ -38,6 +38,15 @@
 //! Pub/sub is at-most-once: a message published while a node is disconnected is lost. Stored
 //! messages are never lost that way (sockets read their queue on connect and on every wake-up);
 //! an ephemeral envelope can be, which is acceptable for what they carry.
+//!
+//! **Requirements.** Redis 5 or later (scripts call `TIME` before writing, which needs effects
+//! replication, the default since 5.0); no modules. Every script touches one key and
+//! `disconnect_account` deletes keys of one hash slot, so the layout is ready for Redis Cluster,
+//! though this type connects to a single Redis (or a proxy in front of a cluster).
+//!
+//! **Lifecycle.** [`RedisBus::connect_with`] spawns two tasks on the current Tokio runtime (the
+//! pub/sub reader and the heartbeat). [`RedisBus::shutdown`] stops them and removes this node's
+//! keys; dropping the bus stops them without cleanup.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
