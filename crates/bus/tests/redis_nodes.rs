@@ -48,6 +48,28 @@ async fn dead_node_presence_expires_and_live_presence_does_not() {
 }
 
 #[tokio::test]
+async fn a_device_can_reconnect_to_another_node_after_its_node_died() {
+    let Some((a, b, _ns, _url)) = common::two_nodes().await else {
+        return;
+    };
+    let aci = Aci::random();
+    let _socket = a.register_socket(aci, dev(1)).await.unwrap();
+    drop(a);
+    // The dead node's key is still there: registering over it must still work.
+    let mut socket = b.register_socket(aci, dev(1)).await.unwrap();
+    assert!(b.is_present(aci, dev(1)).await);
+    b.notify_new_messages(aci, dev(1)).await;
+    assert_eq!(
+        next_event(&mut socket.events).await,
+        Some(SocketEvent::NewMessages)
+    );
+    // And it outlives the dead node's TTL.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(b.is_present(aci, dev(1)).await);
+    assert!(socket.events.try_recv().is_err());
+}
+
+#[tokio::test]
 async fn shutdown_removes_presence_at_once() {
     let Some((a, b, _ns, _url)) = common::two_nodes().await else {
         return;
