@@ -16,7 +16,7 @@ pub mod websocket;
 
 use axum::Router;
 
-pub use state::{AppState, Connections, StateParts};
+pub use state::{AppState, StateParts};
 
 /// Builds the complete router and remembers it for WebSocket dispatch.
 pub fn app(state: AppState) -> Router {

@@ -29,7 +29,8 @@ use heliograph_types::{Aci, DeviceId};
 
 use crate::auth::{authenticate_headers, Tunnel};
 use crate::delivery::Delivery;
-use crate::state::{AppState, SocketCommand};
+use crate::state::AppState;
+use heliograph_bus::SocketEvent;
 
 /// Largest frame accepted.
 pub const MAX_FRAME_BYTES: usize = 512 * 1024;
@@ -121,14 +122,26 @@ async fn run_session(
     let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
     let limiter = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS));
 
-    let registered = match principal {
+    let registration = match principal {
         Some((aci, device)) if !info.disable_messages => {
-            Some((aci, device, state.connections.register(aci, device)))
+            match state.bus.register_socket(aci, device).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot register the socket on the bus");
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: 1011,
+                            reason: "Server error".into(),
+                        })))
+                        .await;
+                    return;
+                }
+            }
         }
         _ => None,
     };
-    let (reg_id, mut commands) = match registered {
-        Some((_, _, r)) => (Some(r.id), Some(r.rx)),
+    let (reg_id, mut commands) = match registration {
+        Some(r) => (Some(r.id), Some(r.events)),
         None => (None, None),
     };
     let mut delivery = match (principal, reg_id) {
@@ -147,8 +160,8 @@ async fn run_session(
         }
         let idle = tokio::time::sleep(IDLE_TIMEOUT);
         tokio::select! {
-            _ = state.shutdown.cancelled() => break Some((1001, "Server shutting down")),
-            _ = idle => break Some((1000, "Idle timeout")),
+            _ = state.shutdown.cancelled() => break Some((1001, "Server shutting down".to_owned())),
+            _ = idle => break Some((1000, "Idle timeout".to_owned())),
             cmd = async {
                 match commands.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -156,14 +169,16 @@ async fn run_session(
                 }
             } => {
                 let frames = match (cmd, delivery.as_mut()) {
-                    (Some(SocketCommand::Close(code, reason)), _) => {
+                    (Some(SocketEvent::Close { code, reason }), _) => {
                         // Answer requests already being handled (e.g. the DELETE that caused
                         // this close) before closing.
                         flush_responses(&mut sink, &mut out_rx, &limiter).await;
                         break Some((code, reason));
                     }
-                    (Some(SocketCommand::NewMessages), Some(d)) => d.refill(&state).await,
-                    (Some(SocketCommand::Ephemeral(env)), Some(d)) => vec![d.ephemeral(env)],
+                    (Some(SocketEvent::NewMessages), Some(d)) => d.refill(&state).await,
+                    (Some(SocketEvent::Ephemeral(env)), Some(d)) => vec![d.ephemeral(env)],
+                    // The bus forgot this socket without a close event (shutdown): stop.
+                    (None, _) => break Some((1001, "Going away".to_owned())),
                     _ => Vec::new(),
                 };
                 if send_all(&mut sink, frames).await.is_err() {
@@ -181,7 +196,7 @@ async fn run_session(
                     Message::Binary(bytes) => {
                         match handle_frame(&router, &bytes, principal, &info, &out_tx, &limiter) {
                             FrameOutcome::Continue => {}
-                            FrameOutcome::Close(code, reason) => break Some((code, reason)),
+                            FrameOutcome::Close(code, reason) => break Some((code, reason.to_owned())),
                             FrameOutcome::Response { id, status } => {
                                 if let Some(d) = delivery.as_mut() {
                                     if d.on_response(&state, id, status).await {
@@ -211,7 +226,7 @@ async fn run_session(
     }
     let _ = sink.close().await;
     if let (Some((aci, device)), Some(id)) = (principal, reg_id) {
-        state.connections.unregister(aci, device, id);
+        state.bus.unregister_socket(aci, device, id).await;
     }
 }
 

@@ -171,7 +171,7 @@ pub async fn delete(deps: &Deps, auth: &AuthenticatedDevice) -> ChatResult<()> {
     deps.stores.keys.delete_account(aci).await?;
     deps.stores.messages.delete_account(aci).await?;
     deps.stores.accounts.delete(aci).await?;
-    deps.disconnector.disconnect_account(aci);
+    deps.disconnector.disconnect_account(aci).await;
     tracing::info!(%aci, "account deleted");
     Ok(())
 }

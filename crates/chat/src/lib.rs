@@ -22,20 +22,46 @@ use heliograph_storage::Stores;
 use heliograph_types::{Aci, DeviceId};
 
 /// Notified when devices must lose their live connections (re-registration, account or
-/// device deletion). The API layer implements it with its connection registry.
+/// device deletion), wherever those connections are.
+#[async_trait::async_trait]
 pub trait Disconnector: Send + Sync {
     /// Closes every connection of the account ("reauthentication required").
-    fn disconnect_account(&self, aci: Aci);
+    async fn disconnect_account(&self, aci: Aci);
     /// Closes every connection of one device.
-    fn disconnect_device(&self, aci: Aci, device: DeviceId);
+    async fn disconnect_device(&self, aci: Aci, device: DeviceId);
 }
 
 /// A [`Disconnector`] that does nothing, for tests and tools without live connections.
 pub struct NoDisconnect;
 
+#[async_trait::async_trait]
 impl Disconnector for NoDisconnect {
-    fn disconnect_account(&self, _aci: Aci) {}
-    fn disconnect_device(&self, _aci: Aci, _device: DeviceId) {}
+    async fn disconnect_account(&self, _aci: Aci) {}
+    async fn disconnect_device(&self, _aci: Aci, _device: DeviceId) {}
+}
+
+/// Connects the domain's notification hooks to the bus (in-process or Redis), which reaches
+/// sockets on every node.
+pub struct BusLink(pub Arc<dyn heliograph_bus::Bus>);
+
+#[async_trait::async_trait]
+impl Disconnector for BusLink {
+    async fn disconnect_account(&self, aci: Aci) {
+        self.0.disconnect_account(aci).await;
+    }
+    async fn disconnect_device(&self, aci: Aci, device: DeviceId) {
+        self.0.disconnect_device(aci, device).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl messages::Notifier for BusLink {
+    async fn new_messages(&self, aci: Aci, device: DeviceId) {
+        self.0.notify_new_messages(aci, device).await;
+    }
+    async fn deliver_ephemeral(&self, aci: Aci, device: DeviceId, envelope: Vec<u8>) -> bool {
+        self.0.deliver_ephemeral(aci, device, envelope).await
+    }
 }
 
 /// What every service needs: the stores, the clock and the disconnect hook.

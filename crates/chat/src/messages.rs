@@ -25,11 +25,12 @@ pub const MAX_TIMESTAMP: u64 = 8_640_000_000_000_000;
 /// Wakes the sockets of devices with new messages and hands ephemeral messages to connected
 /// devices. The in-process implementation is the API's connection registry; a Redis bus
 /// implements it across nodes.
+#[async_trait::async_trait]
 pub trait Notifier: Send + Sync {
     /// New stored messages are queued for the device.
-    fn new_messages(&self, aci: Aci, device: DeviceId);
+    async fn new_messages(&self, aci: Aci, device: DeviceId);
     /// Offers an ephemeral envelope to the device's live socket; `false` if it has none.
-    fn deliver_ephemeral(&self, aci: Aci, device: DeviceId, envelope: Vec<u8>) -> bool;
+    async fn deliver_ephemeral(&self, aci: Aci, device: DeviceId, envelope: Vec<u8>) -> bool;
 }
 
 /// Message settings.
@@ -268,7 +269,9 @@ impl Messages {
             let bytes = env.encode_to_vec();
             if req.online {
                 // Ephemeral: only devices connected now get it; nothing is stored.
-                self.notifier.deliver_ephemeral(target.aci, m.device, bytes);
+                self.notifier
+                    .deliver_ephemeral(target.aci, m.device, bytes)
+                    .await;
                 continue;
             }
             batch.push(NewMessage {
@@ -285,7 +288,7 @@ impl Messages {
         if !batch.is_empty() {
             self.deps.stores.messages.insert(&batch).await?;
             for m in &batch {
-                self.notifier.new_messages(m.aci, m.device);
+                self.notifier.new_messages(m.aci, m.device).await;
             }
         }
         Ok(SendOutcome { needs_sync })
@@ -299,7 +302,7 @@ impl Messages {
         }
         self.deps.stores.messages.insert(&batch).await?;
         for m in &batch {
-            self.notifier.new_messages(m.aci, m.device);
+            self.notifier.new_messages(m.aci, m.device).await;
         }
         Ok(())
     }
@@ -310,8 +313,8 @@ impl Messages {
     }
 
     /// Hands an ephemeral envelope to a connected device.
-    pub fn deliver_ephemeral(&self, aci: Aci, device: DeviceId, envelope: Vec<u8>) -> bool {
-        self.notifier.deliver_ephemeral(aci, device, envelope)
+    pub async fn deliver_ephemeral(&self, aci: Aci, device: DeviceId, envelope: Vec<u8>) -> bool {
+        self.notifier.deliver_ephemeral(aci, device, envelope).await
     }
 
     /// Reads a device's queue in order, after `after`.

@@ -162,7 +162,7 @@ impl Messages {
                 set_ids(&mut env, guid, None, r.service_id);
                 let bytes = env.encode_to_vec();
                 if req.online {
-                    self.deliver_ephemeral(account.aci, *device, bytes);
+                    self.deliver_ephemeral(account.aci, *device, bytes).await;
                     continue;
                 }
                 batch.push(NewMessage {

@@ -494,7 +494,7 @@ impl Registration {
                         .unwrap_or(now);
                     let remaining = (last_seen + REGISTRATION_LOCK_IDLE_MS - now).max(0);
                     if remaining > 0 {
-                        self.deps.disconnector.disconnect_account(old.aci);
+                        self.deps.disconnector.disconnect_account(old.aci).await;
                         return Err(ChatError::RegistrationLocked {
                             time_remaining_ms: remaining,
                         });
@@ -546,7 +546,7 @@ impl Registration {
                 // Re-registration keeps ACI and PNI and wipes everything else.
                 account.version = old.version;
                 account.created_at_ms = old.created_at_ms;
-                self.deps.disconnector.disconnect_account(aci);
+                self.deps.disconnector.disconnect_account(aci).await;
                 self.deps
                     .stores
                     .accounts

@@ -16,7 +16,7 @@ use serde_json::Value;
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
 /// Keys whose values are secrets: masked by `config check`.
-const SECRET_KEYS: &[&str] = &["auth_token", "database_url", "tls_key"];
+const SECRET_KEYS: &[&str] = &["auth_token", "database_url", "redis_url", "tls_key"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +25,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Database selection.
     pub storage: StorageConfig,
+    /// Presence and wake-ups across nodes.
+    pub bus: BusSection,
     /// Registration behaviour.
     pub registration: RegistrationSection,
     /// Message queues.
@@ -60,6 +62,15 @@ pub struct ServerConfig {
 pub struct StorageConfig {
     /// Empty for SQLite, or a `postgres://` URL.
     pub database_url: String,
+}
+
+/// `[bus]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BusSection {
+    /// Empty for in-process, or a `redis://` URL.
+    pub redis_url: String,
+    /// Redis key prefix.
+    pub namespace: String,
 }
 
 /// `[registration]`.
@@ -123,6 +134,8 @@ pub struct Overrides {
     pub plaintext_listen: Option<String>,
     /// `--database-url`.
     pub database_url: Option<String>,
+    /// `--redis-url`.
+    pub redis_url: Option<String>,
 }
 
 /// What loading produced: the configuration and warnings to print.
@@ -163,6 +176,9 @@ fn load_with_env(file: Option<&Path>, overrides: &Overrides, env: Env) -> anyhow
     }
     if let Some(url) = &overrides.database_url {
         cli.insert("storage".into(), serde_json::json!({ "database_url": url }));
+    }
+    if let Some(url) = &overrides.redis_url {
+        cli.insert("bus".into(), serde_json::json!({ "redis_url": url }));
     }
     figment = figment.merge(Serialized::defaults(Value::Object(cli)));
 
@@ -242,6 +258,13 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     let db = &c.storage.database_url;
     if !db.is_empty() && !db.starts_with("postgres://") && !db.starts_with("postgresql://") {
         bail!("storage.database_url must be empty (embedded SQLite) or a postgres:// URL");
+    }
+    let redis = &c.bus.redis_url;
+    if !redis.is_empty() && !redis.starts_with("redis://") && !redis.starts_with("rediss://") {
+        bail!("bus.redis_url must be empty (in-process) or a redis:// URL");
+    }
+    if c.bus.namespace.is_empty() || c.bus.namespace.contains(['{', '}']) {
+        bail!("bus.namespace must be non-empty and must not contain braces");
     }
     match c.registration.mode.as_str() {
         "test" | "log" => {}

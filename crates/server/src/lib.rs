@@ -18,14 +18,15 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use heliograph_api::{AppState, Connections, StateParts};
+use heliograph_api::{AppState, StateParts};
+use heliograph_bus::{Bus, InProcessBus, NodeId, RedisBus, RedisBusConfig};
 use heliograph_chat::certificates::CertificateIssuer;
 use heliograph_chat::clock::SystemClock;
 use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
 use heliograph_chat::messages::{Messages, MessagesConfig};
 use heliograph_chat::registration::{CaptchaMode, Registration, RegistrationConfig};
 use heliograph_chat::zk::ZkService;
-use heliograph_chat::Deps;
+use heliograph_chat::{BusLink, Deps};
 use heliograph_storage::Stores;
 use heliograph_types::Redacted;
 
@@ -141,11 +142,23 @@ pub async fn run(
     let acceptor = tls::acceptor(&material.tls.cert, &material.tls.key)?;
     let store = Store::open(&config).await?;
 
-    let connections = Arc::new(Connections::default());
+    let (bus, redis): (Arc<dyn Bus>, Option<Arc<RedisBus>>) = if config.bus.redis_url.is_empty() {
+        (Arc::new(InProcessBus::new()), None)
+    } else {
+        let mut bus_config = RedisBusConfig::new(NodeId::random());
+        bus_config.namespace = config.bus.namespace.clone();
+        let redis = Arc::new(
+            RedisBus::connect_with(&config.bus.redis_url, bus_config)
+                .await
+                .context("cannot connect to Redis (bus.redis_url)")?,
+        );
+        (redis.clone(), Some(redis))
+    };
+    let link = Arc::new(BusLink(bus.clone()));
     let deps = Deps {
         stores: store.stores(),
         clock: Arc::new(SystemClock),
-        disconnector: connections.clone(),
+        disconnector: link.clone(),
     };
     let registration = Registration::new(
         deps.clone(),
@@ -168,7 +181,7 @@ pub async fn run(
         MessagesConfig {
             ttl_ms: config.messages.ttl_days * DAY_MS,
         },
-        connections.clone(),
+        link,
     );
     let certificates = Arc::new(CertificateIssuer::new(
         &material.trust_root,
@@ -184,7 +197,7 @@ pub async fn run(
         messages,
         certificates,
         zk,
-        connections,
+        bus,
         shutdown: stop.clone(),
         remote_config: config
             .remote_config
@@ -236,6 +249,9 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("some sockets did not close within the shutdown grace period");
+    }
+    if let Some(redis) = redis {
+        redis.shutdown().await;
     }
     store.close().await;
     tracing::info!("stopped");

@@ -56,6 +56,9 @@ struct Common {
     /// PostgreSQL URL (postgres://…) instead of the embedded SQLite store.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Redis URL (redis://…) for presence and wake-ups shared by several nodes.
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 impl Common {
@@ -65,6 +68,7 @@ impl Common {
             listen: self.listen.clone(),
             plaintext_listen: self.plaintext_listen.clone(),
             database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
         };
         config::load(self.config.as_deref(), &overrides)
     }
