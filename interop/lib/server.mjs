@@ -103,12 +103,21 @@ export async function startServer(opts = {}) {
   return targetKind() === 'mock' ? startMockServer(opts) : startHeliograph(opts);
 }
 
-async function startHeliograph({ extraArgs = [], env = {} } = {}) {
+/**
+ * Options: `extraArgs` (CLI flags), `env`, and `seedFrom` (another running server whose key
+ * material — secrets/, tls/, public/ — this one starts with, as nodes of one deployment do).
+ */
+async function startHeliograph({ extraArgs = [], env = {}, seedFrom = null } = {}) {
   const bin = heliographBin();
   if (!fs.existsSync(bin)) {
     throw new Error(`heliograph binary not found at ${bin}. Build it with \`cargo build -p heliograph-server\` or set HELIOGRAPH_BIN.`);
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heliograph-interop-'));
+  if (seedFrom) {
+    for (const sub of ['secrets', 'tls', 'public']) {
+      fs.cpSync(path.join(seedFrom.dataDir, sub), path.join(dataDir, sub), { recursive: true });
+    }
+  }
   const stderrTail = tailBuffer();
   const child = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
