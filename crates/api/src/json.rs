@@ -14,6 +14,13 @@ pub struct Json<T>(pub T);
 
 /// Parses `bytes` as `T` with the 400/422 split.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body is a JSON object; serde would otherwise accept an array for a struct.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(ApiError::unprocessable("a JSON object is required")),
+            Err(_) => Err(ApiError::bad_request("malformed JSON")),
+        };
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(de) {
         Ok(v) => Ok(v),
@@ -64,5 +71,11 @@ mod tests {
         assert_eq!(parse::<Body>(b"{}").unwrap_err().status(), 422);
         assert_eq!(parse::<Body>(b"{\"number\": 5}").unwrap_err().status(), 422);
         assert!(parse::<Body>(b"{\"number\": \"+1\", \"extra\": 1}").is_ok());
+        assert_eq!(
+            parse::<Body>(b"[\"+1\"]").unwrap_err().status(),
+            422,
+            "arrays are not objects"
+        );
+        assert_eq!(parse::<Body>(b"  [1,").unwrap_err().status(), 400);
     }
 }

@@ -467,3 +467,51 @@ async fn one_time_keys_are_handed_out_once_under_concurrency() {
     assert_eq!(ids.len(), 20, "no key was handed out twice");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_and_garbage_bodies_get_clear_errors() {
+    let server = TestServer::start().await;
+    let alice = register(&server).await;
+    let c = &server.http1;
+    let big = vec![b'x'; 3 * 1024 * 1024];
+    let r = c
+        .put(server.url("/v2/keys"))
+        .header("authorization", alice.auth())
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        413,
+        "bodies over the limit are refused, not buffered"
+    );
+    for garbage in [&b"\x00\x01\x02"[..], b"null", b"[]", b"{\"preKeys\": {}}"] {
+        let r = c
+            .put(server.url("/v2/keys"))
+            .header("authorization", alice.auth())
+            .body(garbage.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == 400 || r.status() == 422,
+            "{:?} -> {}",
+            garbage,
+            r.status()
+        );
+    }
+    // A body too large for one device: 413.
+    let content = b64(&vec![1u8; 97 * 1024]);
+    let body = json!({"messages": [{"type": 1, "destinationDeviceId": 1, "destinationRegistrationId": 1234, "content": content}], "timestamp": 1});
+    let r = c
+        .put(server.url(&format!("/v1/messages/{}", alice.aci)))
+        .header("authorization", alice.auth())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    server.stop().await;
+}

@@ -125,3 +125,33 @@ fn help_is_useful() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
 }
+
+#[tokio::test]
+async fn plaintext_listener_serves_the_same_api() {
+    let overrides = heliograph_server::config::Overrides {
+        plaintext_listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(tempfile::tempdir().unwrap(), overrides).await;
+    let plain = server.plaintext.expect("plaintext listener bound");
+    let client = reqwest::Client::builder().http1_only().build().unwrap();
+    let r = client
+        .get(format!("http://{plain}/v1/keepalive"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-signal-timestamp"));
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2c
+        .get(format!("http://{plain}/v1/keepalive"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    server.stop().await;
+}

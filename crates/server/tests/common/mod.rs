@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 /// A running in-process server.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub plaintext: Option<SocketAddr>,
     pub dir: tempfile::TempDir,
     pub base: String,
     pub http1: reqwest::Client,
@@ -32,27 +33,32 @@ impl TestServer {
 
     /// Starts on an existing data directory (to test restarts).
     pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
+        Self::start_with(dir, Overrides::default()).await
+    }
+
+    /// Starts with extra overrides (plaintext listener, database URL...).
+    pub async fn start_with(dir: tempfile::TempDir, extra: Overrides) -> TestServer {
         let overrides = Overrides {
             data_dir: Some(dir.path().to_path_buf()),
             listen: Some("127.0.0.1:0".into()),
-            ..Default::default()
+            ..extra
         };
         let loaded = config::load(None, &overrides).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = oneshot::channel::<heliograph_server::Bound>();
         let task = tokio::spawn(heliograph_server::run(
             loaded.config,
             listener,
             async move {
                 let _ = stop_rx.await;
             },
-            move |_| {
-                let _ = ready_tx.send(());
+            move |bound| {
+                let _ = ready_tx.send(bound.clone());
             },
         ));
-        ready_rx.await.expect("server failed to start");
+        let bound = ready_rx.await.expect("server failed to start");
         let ca = std::fs::read(dir.path().join("public/tls-ca.pem")).unwrap();
         let client = |h2: bool| {
             let mut b = reqwest::Client::builder()
@@ -66,6 +72,7 @@ impl TestServer {
             b.build().unwrap()
         };
         TestServer {
+            plaintext: bound.plaintext,
             addr,
             base: format!("https://localhost:{}", addr.port()),
             http1: client(false),
