@@ -294,10 +294,17 @@ pub struct BinaryServer {
 
 impl BinaryServer {
     pub fn spawn(dir: &std::path::Path) -> BinaryServer {
+        Self::spawn_with(dir, &[], &[])
+    }
+
+    /// Spawns with extra CLI flags and environment variables.
+    pub fn spawn_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> BinaryServer {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_heliograph"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
