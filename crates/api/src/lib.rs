@@ -8,6 +8,7 @@ mod delivery;
 pub mod error;
 pub mod grpc;
 mod json;
+pub mod provisioning;
 pub mod state;
 mod timestamp;
 pub mod v1;

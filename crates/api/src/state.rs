@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use heliograph_bus::Bus;
 use heliograph_chat::certificates::CertificateIssuer;
+use heliograph_chat::linking::Linking;
 use heliograph_chat::messages::Messages;
 use heliograph_chat::registration::Registration;
 use heliograph_chat::zk::ZkService;
@@ -30,6 +31,8 @@ pub struct Inner {
     pub certificates: Arc<CertificateIssuer>,
     /// zkgroup credentials and group send tokens.
     pub zk: Arc<ZkService>,
+    /// Device linking and management.
+    pub linking: Linking,
     /// Presence, wake-ups and disconnects across nodes (in-process or Redis).
     pub bus: Arc<dyn Bus>,
     /// Cancelled when the server shuts down; sockets then close with 1001.
@@ -61,6 +64,8 @@ pub struct StateParts {
     pub certificates: Arc<CertificateIssuer>,
     /// zkgroup credentials and group send tokens.
     pub zk: Arc<ZkService>,
+    /// Device linking and management.
+    pub linking: Linking,
     /// The bus.
     pub bus: Arc<dyn Bus>,
     /// Shutdown signal.
@@ -78,6 +83,7 @@ impl AppState {
             messages: parts.messages,
             certificates: parts.certificates,
             zk: parts.zk,
+            linking: parts.linking,
             bus: parts.bus,
             shutdown: parts.shutdown,
             tasks: TaskTracker::new(),

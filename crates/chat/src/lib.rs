@@ -10,6 +10,7 @@ pub mod codes;
 pub mod devices;
 mod error;
 pub mod keys;
+pub mod linking;
 pub mod messages;
 pub mod multi_recipient;
 pub mod registration;

@@ -23,6 +23,7 @@ use heliograph_bus::{Bus, InProcessBus, NodeId, RedisBus, RedisBusConfig};
 use heliograph_chat::certificates::CertificateIssuer;
 use heliograph_chat::clock::SystemClock;
 use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
+use heliograph_chat::linking::Linking;
 use heliograph_chat::messages::{Messages, MessagesConfig};
 use heliograph_chat::registration::{CaptchaMode, Registration, RegistrationConfig};
 use heliograph_chat::zk::ZkService;
@@ -189,6 +190,7 @@ pub async fn run(
         config.certificates.sender_certificate_days * DAY_MS,
     ));
     let zk = Arc::new(ZkService::new(material.zk_secret.clone()));
+    let linking = Linking::new(deps.clone(), material.link_secret());
     let stop = CancellationToken::new();
     spawn_expiry(deps.clone(), stop.clone());
     let state = AppState::new(StateParts {
@@ -197,6 +199,7 @@ pub async fn run(
         messages,
         certificates,
         zk,
+        linking,
         bus,
         shutdown: stop.clone(),
         remote_config: config

@@ -47,6 +47,16 @@ pub struct TlsFiles {
 }
 
 impl Material {
+    /// The key that signs device-link tokens: HMAC-SHA256 of the credential root key with a
+    /// fixed label, so every node of a deployment derives the same one.
+    pub fn link_secret(&self) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.credentials_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"heliograph link-device token key");
+        mac.finalize().into_bytes().into()
+    }
+
     /// The trust root public key clients must be built with.
     pub fn trust_root_public(&self) -> PublicKey {
         self.trust_root.public_key()

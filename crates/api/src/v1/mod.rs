@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod certificate;
+pub mod devices;
 pub mod keepalive;
 pub mod messages;
 pub mod multi_recipient;
@@ -17,6 +18,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(accounts::router())
         .merge(certificate::router())
+        .merge(devices::router())
+        .merge(crate::provisioning::router())
         .merge(keepalive::router())
         .merge(messages::router())
         .merge(multi_recipient::router())
