@@ -141,12 +141,13 @@ for (const httpVersion of versions) {
       assert.equal(env.urgent, false);
     });
 
+    let queuedStamps = [];
     test('offline queue: messages sent while Bob is away arrive on reconnect, then onQueueEmpty', { ...T, skip: MOCK_DELIVERY }, async () => {
       need();
       // Alice has had no reply yet, so these are still PreKey messages (type 3); both types are handled.
       await bob.chat.disconnect();
       bob = null;
-      const stamps = [uniqueTs(), uniqueTs()];
+      const stamps = queuedStamps = [uniqueTs(), uniqueTs()];
       for (const [i, ts] of stamps.entries()) {
         const ct = await A.encrypt(`queued ${i}`, B.address());
         await sendIdentified(alice.chat, {
@@ -169,10 +170,15 @@ for (const httpVersion of versions) {
 
     test('acked messages are not redelivered', { ...T, skip: onlyHeliograph('redelivery semantics') }, async () => {
       need();
+      // the delivery receipts show the server has processed Bob's acks of the queued messages
+      for (const ts of queuedStamps) {
+        await nextEnvelope(alice.listener, (e) => e.type === EnvelopeType.SERVER_DELIVERY_RECEIPT && e.clientTimestamp === ts, `delivery receipt for ${ts}`);
+      }
       await bob.chat.disconnect();
       bob = await connect(B);
       await bob.listener.waitFor((l) => l.queueEmpty >= 1, WAIT_MS, 'onQueueEmpty');
-      assert.equal(bob.listener.messages.filter((m) => decodeEnvelope(m.envelope).type !== EnvelopeType.SERVER_DELIVERY_RECEIPT).length, 0);
+      const again = bob.listener.envelopes().filter((e) => e.type !== EnvelopeType.SERVER_DELIVERY_RECEIPT);
+      assert.deepEqual(again.map((e) => [e.clientTimestamp, e.serverGuid]), [], `nothing redelivered (events ${bob.listener.events.join(',')}; earlier: ${[ts1, ...queuedStamps]})`);
     });
 
     let cert;
@@ -306,12 +312,12 @@ for (const httpVersion of versions) {
       assert.equal(Buffer.from(await A.decrypt(B.address(), CiphertextMessageType.Whisper, env.content)).toString(), 'hi alice');
     });
 
-    test('sync message with one device: empty list to own ACI → 200 {needsSync:false}; typed sendSyncMessage accepted', { ...T, skip: onlyHeliograph('sync semantics') }, async () => {
+    test('sync message with one device: empty list to own ACI → 200 {needsSync:false}', { ...T, skip: onlyHeliograph('sync semantics') }, async () => {
       need();
       const res = await call(alice.chat, 'PUT', `/v1/messages/${A.aci}`, 200, { json: { messages: [], online: false, urgent: true, timestamp: uniqueTs() } });
       assert.deepEqual(res.json, { needsSync: false });
-      // typed: REST PUT /v1/messages/{own aci} over HTTP/1.1, gRPC Messages/SendSyncMessage over HTTP/2
-      await alice.chat.sendSyncMessage({ timestamp: uniqueTs(), contents: [], urgent: true });
+      // (libsignal's typed sendSyncMessage cannot express this: with contents [] it panics
+      // client-side, "cannot send messages to 0 devices", so it needs a linked device to test.)
     });
 
     test('sync message listing the sending device itself: 409 extraDevices [1]', { ...T, skip: onlyHeliograph('sync semantics') }, async () => {
