@@ -249,5 +249,30 @@ for (const httpVersion of HTTP_VERSIONS) {
       assert.equal(wrong.status, 401, `bad password → ${wrong.status}`);
     });
 
+
+    test('HTTP fallback pages: 101 queued → 100 listed with more=true; the socket then drains all 101 in order', { ...T, timeout: 90000 }, async () => {
+      need();
+      if (bob) { await bob.chat.disconnect(); bob = null; }
+      const stamps = [];
+      for (let i = 0; i < 101; i++) {
+        const ts = uniqueTs();
+        stamps.push(ts);
+        const ct = await A.encrypt(`bulk ${i}`, B.address());
+        const r = await request(alice.chat, 'PUT', `/v1/messages/${B.aci}`, {
+          json: { messages: [{ type: ct.type() === CiphertextMessageType.PreKey ? 3 : 1, destinationDeviceId: 1, destinationRegistrationId: B.aciKeys.registrationId, content: b64(ct.serialize()) }], online: false, urgent: false, timestamp: ts },
+        });
+        assert.equal(r.status, 200, r.text);
+      }
+      const auth = basicAuth(B.username, B.password);
+      const page = await httpsRequest('GET', '/v1/messages', { auth });
+      assert.equal(page.status, 200, page.text.slice(0, 300));
+      assert.equal(page.json.messages.length, 100, 'at most 100 per page');
+      assert.equal(page.json.more, true, 'more=true');
+      assert.deepEqual(page.json.messages.map((m) => m.timestamp), stamps.slice(0, 100), 'queue order');
+      bob = await connectDevice(net, B);
+      await bob.listener.waitFor((l) => l.queueEmpty >= 1, 30000, 'Bob: onQueueEmpty after 101 messages');
+      assert.deepEqual(messagesBeforeQueueEmpty(bob.listener).map((e) => e.clientTimestamp).filter((t) => stamps.includes(t)), stamps, 'all 101, in order, before queue-empty');
+      await receiptAtAlice(stamps[100]);
+    });
   });
 }

@@ -369,5 +369,26 @@ for (const httpVersion of versions) {
       const { env } = await nextEnvelope(bob.listener, (e) => e.clientTimestamp === okTs, '96 KiB message');
       assert.equal(env.content.length, 96 * 1024);
     });
+
+    test('1:1: a stale registration id and an extra device together → 410 (410 wins for single-recipient sends)', { ...T, skip: onlyHeliograph('410 precedence') }, async () => {
+      need();
+      const ct = await A.encrypt('x', B.address());
+      const res = await sendRest(alice.chat, B.aciServiceId, {
+        timestamp: uniqueTs(),
+        contents: [{ deviceId: 1, registrationId: (B.aciKeys.registrationId % 0x3fff) + 1, contents: ct }, { deviceId: 2, registrationId: 77, contents: ct }],
+      });
+      assert.equal(res.status, 410, `got ${res.status} ${res.text}`);
+      assert.deepEqual(res.json, { staleDevices: [1] });
+    });
+
+    test('1:1: the same device listed twice → 422', { ...T, skip: onlyHeliograph('422') }, async () => {
+      need();
+      const ct = await A.encrypt('x', B.address());
+      const res = await sendRest(alice.chat, B.aciServiceId, {
+        timestamp: uniqueTs(),
+        contents: [{ deviceId: 1, registrationId: B.aciKeys.registrationId, contents: ct }, { deviceId: 1, registrationId: B.aciKeys.registrationId, contents: ct }],
+      });
+      assert.equal(res.status, 422, `got ${res.status} ${res.text}`);
+    });
   });
 }

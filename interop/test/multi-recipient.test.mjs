@@ -199,6 +199,29 @@ for (const httpVersion of HTTP_VERSIONS) {
       }
     });
 
+    test('bad query: ts not a number → 400', T, async () => {
+      need();
+      const payload = await ssv2(await groupEncrypt(A.address(), distId, A.aciKeys.senderKeys, utf8('bad ts')));
+      const res = await sendMultiRecipientRest(unauth, payload, { timestamp: 'soon', accessKey: key() });
+      assert.equal(res.status, 400, `got ${res.status} ${res.text}`);
+    });
+
+    test('online=true (ephemeral): pushed to connected Bob, not stored for offline Carol', T, async () => {
+      need();
+      await carol.chat.disconnect();
+      carol = null;
+      const ts = uniqueTs();
+      const payload = await ssv2(await groupEncrypt(A.address(), distId, A.aciKeys.senderKeys, utf8('online only')));
+      const res = await sendMultiRecipientRest(unauth, payload, { timestamp: ts, accessKey: key(), onlineOnly: true });
+      assert.equal(res.status, 200, `got ${res.status} ${res.text}`);
+      const { env } = await bob.listener.takeEnvelope((e) => e.clientTimestamp === ts, WAIT_MS, 'ephemeral SSv2 at Bob');
+      const usmc = await sealedSenderDecryptToUsmc(env.content, B.aciKeys.identities);
+      assert.equal(text(await groupDecrypt(A.address(), B.aciKeys.senderKeys, usmc.contents())), 'online only');
+      carol = await connectDevice(net, C, { receiveStories: false });
+      await carol.listener.waitFor((l) => l.queueEmpty >= 1, WAIT_MS, 'Carol: queue empty');
+      assert.deepEqual(carol.listener.envelopes().filter((e) => e.clientTimestamp === ts), [], 'not stored for Carol');
+    });
+
     // Throwaway senders (never registered) build SSv2 messages from sessions the tests shape; the
     // server does not know or check the SSv2 sender.
     let bobJson;
