@@ -183,6 +183,11 @@ for (const httpVersion of HTTP_VERSIONS) {
       const cause = await dave.listener.waitFor((l) => l.interrupted.length >= 1 && l.interrupted, WAIT_MS, 'socket closed after deletion');
       assert.equal(cause[0]?.code, ErrorCode.ConnectionInvalidated, `cause ${cause[0]?.code}: ${cause[0]?.message}`);
       await dave.chat.disconnect().catch(() => {});
+      // the account is gone for senders too
+      const gone = await request(alice.chat, 'PUT', `/v1/messages/${D.aci}`, {
+        json: { messages: [{ type: 1, destinationDeviceId: 1, destinationRegistrationId: D.aciKeys.registrationId, content: b64(new Uint8Array(40).fill(2)) }], online: false, urgent: true, timestamp: uniqueTs() },
+      });
+      assert.equal(gone.status, 404, `send to the deleted account → ${gone.status} ${gone.text}`);
     });
 
     test('1:1 story (?story=true, no access key): withheld from a socket without receiveStories and dropped; delivered with it', T, async () => {
@@ -273,6 +278,49 @@ for (const httpVersion of HTTP_VERSIONS) {
       await bob.listener.waitFor((l) => l.queueEmpty >= 1, 30000, 'Bob: onQueueEmpty after 101 messages');
       assert.deepEqual(messagesBeforeQueueEmpty(bob.listener).map((e) => e.clientTimestamp).filter((t) => stamps.includes(t)), stamps, 'all 101, in order, before queue-empty');
       await receiptAtAlice(stamps[100]);
+    });
+
+    test('sealed-sender messages produce no delivery receipt when acked', T, async () => {
+      need();
+      await reconnectBob();
+      const cert = await deliveryCertificate(alice.chat, srv.trustRoot);
+      const ts = uniqueTs();
+      await unauth.sendMessage({
+        destination: B.aciServiceId, timestamp: ts, onlineOnly: false, urgent: true, auth: { accessKey: B.unidentifiedAccessKey },
+        contents: [{ deviceId: 1, registrationId: B.aciKeys.registrationId, contents: await A.sealedEncrypt('sealed, no receipt', B.address(), cert) }],
+      });
+      await bob.listener.takeEnvelope((e) => e.clientTimestamp === ts, WAIT_MS, 'sealed message at Bob');
+      // Bob acked it before the barrier; a receipt for it would reach Alice before the barrier's receipt
+      await barrier();
+      assert.equal(alice.listener.envelopes().filter((e) => e.type === EnvelopeType.SERVER_DELIVERY_RECEIPT && e.clientTimestamp === ts).length, 0, 'no receipt for a sealed message');
+    });
+
+    test('at most 256 unacked pushes in flight; acking one releases exactly the next', { ...T, timeout: 120000 }, async () => {
+      need();
+      if (bob) { await bob.chat.disconnect(); bob = null; }
+      const N = 260;
+      const stamps = [];
+      for (let i = 0; i < N; i++) {
+        const ts = uniqueTs();
+        stamps.push(ts);
+        const r = await request(alice.chat, 'PUT', `/v1/messages/${B.aci}`, {
+          json: { messages: [{ type: 1, destinationDeviceId: 1, destinationRegistrationId: B.aciKeys.registrationId, content: b64(new Uint8Array(40).fill(3)) }], online: false, urgent: false, timestamp: ts },
+        });
+        assert.equal(r.status, 200, r.text);
+      }
+      const listener = new RecordingListener({ autoAck: false });
+      bob = await connectDevice(net, B, { listener });
+      await listener.waitFor((l) => l.messages.length >= 256, 30000, '256 pushes');
+      assert.equal(listener.queueEmpty, 0, 'no queue-empty while the backlog is unacked');
+      listener.messages[0].ack.send(200);
+      await listener.waitFor((l) => l.messages.length >= 257, WAIT_MS, 'the 257th push after one ack');
+      assert.equal(listener.messages.length, 257, `exactly one more after one ack (got ${listener.messages.length})`);
+      for (const m of listener.messages.slice(1)) m.ack.send(200);
+      listener.autoAck = true;
+      await listener.waitFor((l) => l.queueEmpty >= 1, 30000, 'queue empty after acking everything');
+      const got = listener.envelopes().map((e) => e.clientTimestamp).filter((t) => stamps.includes(t));
+      assert.deepEqual(got, stamps, 'all, once each, in order');
+      await receiptAtAlice(stamps[N - 1]);
     });
   });
 }
