@@ -215,6 +215,25 @@ for (const httpVersion of versions) {
       assert.equal(r.senderUuid(), A.aci);
     });
 
+    test(`sealed sender v1 as REST on the unauthenticated ${httpVersion === 2 ? 'HTTP/2 websocket (next to gRPC SendSingleRecipientMessage)' : 'socket'}: 200, delivered`, { ...T, skip: MOCK_DELIVERY }, async () => {
+      need();
+      assert.ok(cert, 'prerequisite failed: no delivery certificate');
+      const ts = uniqueTs();
+      const sealed = await A.sealedEncrypt('sealed via rest', B.address(), cert);
+      const res = await sendRest(unauth, B.aciServiceId, {
+        timestamp: ts, accessKey: B.unidentifiedAccessKey,
+        contents: [{ deviceId: 1, registrationId: B.aciKeys.registrationId, contents: sealed }],
+      });
+      assert.equal(res.status, 200, `${res.status} ${res.text}`);
+      assert.deepEqual(res.json, { needsSync: false });
+      const { env } = await nextEnvelope(bob.listener, (e) => e.clientTimestamp === ts, 'REST sealed message at Bob');
+      assert.equal(env.type, EnvelopeType.UNIDENTIFIED_SENDER);
+      assert.equal(env.sourceServiceId, undefined);
+      assert.equal(env.legacy.sourceServiceId, undefined, 'no string source either');
+      assert.equal(env.destinationServiceId, B.aci);
+      assert.equal(Buffer.from((await B.sealedDecrypt(env.content, srv.trustRoot)).message()).toString(), 'sealed via rest');
+    });
+
     test('sealed sender with a wrong access key is refused (401)', { ...T, skip: onlyHeliograph('access key checks') }, async () => {
       need();
       const sealed = await A.sealedEncrypt('nope', B.address(), cert);
