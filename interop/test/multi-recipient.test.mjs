@@ -222,6 +222,43 @@ for (const httpVersion of HTTP_VERSIONS) {
       assert.deepEqual(carol.listener.envelopes().filter((e) => e.clientTimestamp === ts), [], 'not stored for Carol');
     });
 
+    test('an unrestricted recipient is left out of the XOR; typed sends with auth \'unrestricted\' reach it', T, async () => {
+      need();
+      const E = await registerWithKeys(net, 'eve');
+      const e0 = await connectDevice(net, E);
+      try {
+        await call(e0.chat, 'PUT', '/v1/accounts/attributes', [200, 204], { json: { ...E.accountAttributesJson(), unrestrictedUnidentifiedAccess: true } });
+        await e0.listener.waitFor((l) => l.queueEmpty >= 1, WAIT_MS, 'Eve: queue empty');
+        // typed getPreKeys with 'unrestricted' (sixteen zero bytes as the access key)
+        const keys = await unauth.getPreKeys({ target: E.aciServiceId, device: { deviceId: 1 }, auth: 'unrestricted' });
+        await A.processBundle(keys.preKeyBundles[0], E.address());
+        // typed 1:1 sealed send with 'unrestricted' (REST over HTTP/1.1, gRPC over HTTP/2)
+        const ts1 = uniqueTs();
+        await unauth.sendMessage({
+          destination: E.aciServiceId, timestamp: ts1, onlineOnly: false, urgent: true, auth: 'unrestricted',
+          contents: [{ deviceId: 1, registrationId: E.aciKeys.registrationId, contents: await A.sealedEncrypt('unrestricted hi', E.address(), cert) }],
+        });
+        const m1 = await e0.listener.takeEnvelope((e) => e.clientTimestamp === ts1, WAIT_MS, 'sealed v1 at Eve');
+        assert.equal(text((await E.sealedDecrypt(m1.env.content, srv.trustRoot)).message()), 'unrestricted hi');
+        // SSv2 to Bob + Eve: the combined key is Bob's alone
+        const skdm = await SenderKeyDistributionMessage.create(A.address(), distId, A.aciKeys.senderKeys);
+        await processSenderKeyDistributionMessage(A.address(), SenderKeyDistributionMessage.deserialize(skdm.serialize()), E.aciKeys.senderKeys); // out of band, for brevity
+        const payload = await ssv2(await groupEncrypt(A.address(), distId, A.aciKeys.senderKeys, utf8('bob and eve')), { to: [B.address(), E.address()] });
+        const withEve = await sendMultiRecipientRest(unauth, payload, { timestamp: uniqueTs(), accessKey: combinedAccessKey([B.unidentifiedAccessKey, E.unidentifiedAccessKey]) });
+        assert.equal(withEve.status, 401, `Eve's key XORed in although she is unrestricted: got ${withEve.status} ${withEve.text}`);
+        const ts2 = uniqueTs();
+        const ok = await sendMultiRecipientRest(unauth, payload, { timestamp: ts2, accessKey: B.unidentifiedAccessKey });
+        assert.equal(ok.status, 200, `Bob's key only: got ${ok.status} ${ok.text}`);
+        for (const [d, l] of [[B, bob.listener], [E, e0.listener]]) {
+          const { env } = await l.takeEnvelope((e) => e.clientTimestamp === ts2, WAIT_MS, `SSv2 at ${d.label}`);
+          const usmc = await sealedSenderDecryptToUsmc(env.content, d.aciKeys.identities);
+          assert.equal(text(await groupDecrypt(A.address(), d.aciKeys.senderKeys, usmc.contents())), 'bob and eve');
+        }
+      } finally {
+        await e0.chat.disconnect();
+      }
+    });
+
     // Throwaway senders (never registered) build SSv2 messages from sessions the tests shape; the
     // server does not know or check the SSv2 sender.
     let bobJson;
