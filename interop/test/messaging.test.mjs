@@ -349,6 +349,14 @@ for (const httpVersion of versions) {
       assert.deepEqual(res.json, { missingDevices: [], extraDevices: [1] });
     });
 
+    test('a message to one\'s own PNI: 403', { ...T, skip: onlyHeliograph('403') }, async () => {
+      need();
+      const res = await call(alice.chat, 'PUT', `/v1/messages/PNI:${A.pni}`, [403], {
+        json: { messages: [], online: false, urgent: true, timestamp: uniqueTs() },
+      });
+      assert.equal(res.status, 403);
+    });
+
     test('identified send to an unknown account: 404 (typed: ServiceIdNotFound)', { ...T, skip: onlyHeliograph('404 semantics') }, async () => {
       need();
       const ghost = Aci.fromUuid(randomUUID());

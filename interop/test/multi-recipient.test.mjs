@@ -206,6 +206,21 @@ for (const httpVersion of HTTP_VERSIONS) {
       assert.equal(res.status, 400, `got ${res.status} ${res.text}`);
     });
 
+    test('Unidentified-Access-Key and Group-Send-Token together: 400', T, async () => {
+      need();
+      const payload = await ssv2(await A.encrypt('both auths', B.address()));
+      const res = await sendMultiRecipientRest(unauth, payload, { timestamp: uniqueTs(), accessKey: key(), extraHeaders: [['group-send-token', b64(new Uint8Array(64).fill(9))]] });
+      assert.equal(res.status, 400, `got ${res.status} ${res.text}`);
+    });
+
+    test('the same recipient device twice in one SSv2 message: 400', T, async () => {
+      need();
+      // libsignal builds this (it does not deduplicate recipients); the server must refuse it
+      const payload = await ssv2(await A.encrypt('dup', B.address()), { to: [B.address(), B.address(), C.address()] });
+      const res = await sendMultiRecipientRest(unauth, payload, { timestamp: uniqueTs(), accessKey: key() });
+      assert.equal(res.status, 400, `got ${res.status} ${res.text}`);
+    });
+
     test('online=true (ephemeral): pushed to connected Bob, not stored for offline Carol', T, async () => {
       need();
       await carol.chat.disconnect();
