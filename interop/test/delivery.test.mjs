@@ -173,6 +173,23 @@ for (const httpVersion of HTTP_VERSIONS) {
       await first.chat.disconnect().catch(() => {});
     });
 
+    test('a message left unacked on the displaced socket is delivered to the new one (same guid)', T, async () => {
+      need();
+      const first = await reconnectBob({ listener: new RecordingListener({ autoAck: false }) });
+      bob = null;
+      const ts = await send('unacked at the old socket');
+      const m = await first.listener.takeEnvelope((e) => e.clientTimestamp === ts, WAIT_MS, 'message at the first socket');
+      const second = await connectDevice(net, B);
+      bob = second;
+      await first.listener.waitFor((l) => l.interrupted.length >= 1, WAIT_MS, 'first socket displaced');
+      await second.listener.waitFor((l) => l.queueEmpty >= 1, WAIT_MS, 'second socket: onQueueEmpty');
+      const again = messagesBeforeQueueEmpty(second.listener).filter((e) => e.clientTimestamp === ts);
+      assert.equal(again.length, 1, `redelivered in the new socket's backlog (events ${second.listener.events.join(',')})`);
+      assert.equal(again[0].serverGuid, m.env.serverGuid);
+      await receiptAtAlice(ts);
+      await first.chat.disconnect().catch(() => {});
+    });
+
     test('deleting the account closes its socket with ConnectionInvalidated (4401)', T, async () => {
       need();
       const D = await registerWithKeys(net, 'dave');
@@ -275,6 +292,7 @@ for (const httpVersion of HTTP_VERSIONS) {
       assert.equal(page.json.messages.length, 100, 'at most 100 per page');
       assert.equal(page.json.more, true, 'more=true');
       assert.deepEqual(page.json.messages.map((m) => m.timestamp), stamps.slice(0, 100), 'queue order');
+      assert.ok(page.json.messages.every((m) => m.urgent === false), 'urgent=false kept');
       bob = await connectDevice(net, B);
       await bob.listener.waitFor((l) => l.queueEmpty >= 1, 30000, 'Bob: onQueueEmpty after 101 messages');
       assert.deepEqual(messagesBeforeQueueEmpty(bob.listener).map((e) => e.clientTimestamp).filter((t) => stamps.includes(t)), stamps, 'all 101, in order, before queue-empty');
