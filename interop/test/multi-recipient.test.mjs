@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import * as S from '@signalapp/libsignal-client';
 import { startServer, targetKind } from '../lib/server.mjs';
-import { HTTP_VERSIONS, makeNet, connectUnauth, RecordingListener } from '../lib/net.mjs';
+import { HTTP_VERSIONS, makeNet, connectUnauth } from '../lib/net.mjs';
 import { Device, ProtocolAddress, bundleFromJson } from '../lib/device.mjs';
 import { call, b64 } from '../lib/http.mjs';
 import { EnvelopeType } from '../lib/envelope.mjs';
@@ -102,13 +102,12 @@ for (const httpVersion of HTTP_VERSIONS) {
     };
     /** A marker message through the queue: everything queued before it has been pushed once it arrives. */
     const barrier = async (r) => {
-      const ts = await sealedV1(r.device, `barrier ${ts0()}`);
+      const ts = await sealedV1(r.device, `barrier ${uniqueTs()}`);
       const m = await r.listener.takeEnvelope((e) => e.clientTimestamp === ts, WAIT_MS, `barrier at ${r.device.label}`);
       const res = await r.device.sealedDecrypt(m.env.content, srv.trustRoot);
       assert.match(text(res.message()), /^barrier /);
       return m;
     };
-    const ts0 = () => Date.now();
 
     const distId = randomUUID();
     const groupId = new Uint8Array(32).fill(7);
