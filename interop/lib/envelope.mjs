@@ -23,13 +23,14 @@ const serviceIdFromBinary = (b) => ServiceId.parseFromServiceIdBinary(new Uint8A
 /**
  * Decode an Envelope. Returns {type, clientTimestamp, sourceDevice, content, serverTimestamp,
  * ephemeral, urgent (default true), story, sourceServiceId, destinationServiceId, serverGuid,
- * updatedPni, reportSpamToken} with service ids as strings (PNI with the `PNI:` prefix). Binary
+ * updatedPni, reportSpamToken, legacy, binary} with service ids as strings (PNI with the `PNI:` prefix). Binary
  * fields 19-22 win over the legacy string fields 9/11/13/15 when both are present.
  */
 export function decodeEnvelope(bytes) {
   const buf = Buffer.from(bytes);
   const e = { urgent: true, story: false, ephemeral: false };
   const legacy = {};
+  const binary = {};
   for (const [f, v] of fields(buf)) {
     switch (f) {
       case 1: e.type = Number(v); break;
@@ -45,15 +46,16 @@ export function decodeEnvelope(bytes) {
       case 15: legacy.updatedPni = v.toString(); break;
       case 16: e.story = v !== 0n; break;
       case 17: e.reportSpamToken = new Uint8Array(v); break;
-      case 19: e.sourceServiceId = serviceIdFromBinary(v); break;
-      case 20: e.destinationServiceId = serviceIdFromBinary(v); break;
-      case 21: e.serverGuid = uuidFromBytes(v); break;
-      case 22: e.updatedPni = uuidFromBytes(v); break;
+      case 19: e.sourceServiceId = binary.sourceServiceId = serviceIdFromBinary(v); break;
+      case 20: e.destinationServiceId = binary.destinationServiceId = serviceIdFromBinary(v); break;
+      case 21: e.serverGuid = binary.serverGuid = uuidFromBytes(v); break;
+      case 22: e.updatedPni = binary.updatedPni = uuidFromBytes(v); break;
       default: break;
     }
   }
   for (const k of Object.keys(legacy)) if (e[k] === undefined) e[k] = legacy[k];
-  e.legacy = legacy;
+  e.legacy = legacy; // the string forms 9/11/13/15 as sent
+  e.binary = binary; // the binary forms 19-22 as sent (decoded to strings)
   return e;
 }
 

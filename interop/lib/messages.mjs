@@ -8,12 +8,13 @@
 //     sendMessage      → org.signal.chat.messages.Messages/SendMessage
 //     sendSyncMessage  → org.signal.chat.messages.Messages/SendSyncMessage
 //     unauth sendMessage → org.signal.chat.messages.MessagesAnonymous/SendSingleRecipientMessage
+//     unauth sendMultiRecipientMessage with auth 'story' → MessagesAnonymous/SendMultiRecipientStory
 // sendRest() sends exactly the JSON libsignal sends over HTTP/1.1, so REST can be tested on HTTP/2
-// too, and the typed gRPC path is an opt-in (HELIOGRAPH_GRPC_EXTRA=1) until the server has it.
+// too (tunnelled in the HTTP/2 websocket), next to the typed gRPC path.
+// sendMultiRecipientRest() sends the multi-recipient (SSv2) body libsignal sends over HTTP/1.1, but
+// with an Unidentified-Access-Key (libsignal's typed API only knows 'story' and group send tokens).
 import { CiphertextMessageType } from '@signalapp/libsignal-client';
 import { b64, request } from './http.mjs';
-
-export const GRPC_EXTRA = Boolean(process.env.HELIOGRAPH_GRPC_EXTRA);
 
 /** Envelope type for a CiphertextMessage: PreKey→3 (PREKEY_BUNDLE), Whisper→1 (CIPHERTEXT), Plaintext→8. */
 export function envelopeTypeFor(ct) {
@@ -46,4 +47,27 @@ export function sendRest(chat, destination, { timestamp, contents, onlineOnly = 
   const headers = sealed ? [['unidentified-access-key', b64(accessKey)]] : [];
   const dest = typeof destination === 'string' ? destination : destination.getServiceIdString();
   return request(chat, 'PUT', `/v1/messages/${dest}${story ? '?story=true' : ''}`, { json: body, headers });
+}
+
+/** XOR of 16-byte access keys (the multi-recipient Unidentified-Access-Key). */
+export function combinedAccessKey(keys) {
+  const out = new Uint8Array(16);
+  for (const k of keys) {
+    if (k.length !== 16) throw new Error(`access key must be 16 bytes, got ${k.length}`);
+    for (let i = 0; i < 16; i++) out[i] ^= k[i];
+  }
+  return out;
+}
+
+export const MRM_CONTENT_TYPE = 'application/vnd.signal-messenger.mrm';
+
+/**
+ * PUT /v1/messages/multi_recipient?ts=&online=&urgent=[&story=true] with a raw SSv2 body.
+ * `accessKey` (16 bytes) adds Unidentified-Access-Key; omit it for stories.
+ */
+export function sendMultiRecipientRest(chat, payload, { timestamp, onlineOnly = false, urgent = true, story = false, accessKey, extraHeaders = [] }) {
+  const q = `ts=${timestamp}&online=${onlineOnly}&urgent=${urgent}${story ? '&story=true' : ''}`;
+  const headers = [['content-type', MRM_CONTENT_TYPE], ...extraHeaders];
+  if (accessKey) headers.push(['unidentified-access-key', b64(accessKey)]);
+  return request(chat, 'PUT', `/v1/messages/multi_recipient?${q}`, { body: payload, headers });
 }

@@ -4,6 +4,7 @@
 // name "localhost" against the DER root we pass. All four service ports must be non-zero; CDSI,
 // SVR2 and SVR-B are unused here, so they all get the chat port.
 import { Net as NetNs } from '@signalapp/libsignal-client';
+import { decodeEnvelope } from './envelope.mjs';
 
 export const HTTP_VERSIONS = (process.env.HELIOGRAPH_INTEROP_HTTP ?? '1,2')
   .split(',').map((s) => Number(s.trim())).filter((v) => v === 1 || v === 2);
@@ -28,8 +29,13 @@ export function makeNet(server, httpVersion, userAgent = 'heliograph-interop') {
  * Works for both unauthenticated (only onConnectionInterrupted is used) and authenticated sockets.
  */
 export class RecordingListener {
-  constructor({ autoAck = true } = {}) {
+  /**
+   * `autoAck`: true (ack every push with `ackStatus`, default 200) or false (never ack: the
+   * message stays queued on the server).
+   */
+  constructor({ autoAck = true, ackStatus = 200 } = {}) {
     this.autoAck = autoAck;
+    this.ackStatus = ackStatus;
     this.messages = []; // {envelope: Uint8Array, timestamp: number, ack}
     this.queueEmpty = 0;
     this.interrupted = [];
@@ -42,9 +48,20 @@ export class RecordingListener {
   onIncomingMessage(envelope, timestamp, ack) {
     this.messages.push({ envelope, timestamp, ack });
     this.events.push('message');
-    if (this.autoAck) ack.send(200);
+    if (this.autoAck) ack.send(this.ackStatus);
     this._notify();
   }
+  /**
+   * Wait for a pushed message whose decoded envelope matches pred and that no earlier call has
+   * taken; marks it taken and returns {envelope, timestamp, ack, env (decoded)}.
+   */
+  async takeEnvelope(pred, timeoutMs = 10000, what = 'envelope') {
+    const found = await this.waitFor((l) => l.messages.find((m) => !m.taken && pred(decodeEnvelope(m.envelope))), timeoutMs, what);
+    found.taken = true;
+    return { ...found, env: decodeEnvelope(found.envelope) };
+  }
+  /** Decoded envelopes received so far (in arrival order). */
+  envelopes() { return this.messages.map((m) => decodeEnvelope(m.envelope)); }
   onQueueEmpty() { this.queueEmpty += 1; this.events.push('queueEmpty'); this._notify(); }
   onReceivedAlerts(alerts) { this.alerts.push(alerts); this._notify(); }
   /** Resolve once pred() is truthy (checked on each event); reject after timeoutMs. */

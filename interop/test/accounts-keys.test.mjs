@@ -16,7 +16,6 @@ import {
 import { registerTyped, registerRaw, verifiedSession } from '../lib/register.mjs';
 import { b64, basicAuth, call, request, expectStatus, header } from '../lib/http.mjs';
 import { settleNative } from '../lib/native.mjs';
-import { GRPC_EXTRA } from '../lib/messages.mjs';
 
 const MOCK = targetKind() === 'mock'; // harness validation against Signal's mock server only
 const T = { timeout: 30000 };
@@ -122,8 +121,8 @@ for (const httpVersion of versions) {
     });
 
     // typed accountExists is REST (HEAD) over HTTP/1.1 but gRPC AccountsAnonymous/CheckAccountExistence
-    // over HTTP/2; the latter only with HELIOGRAPH_GRPC_EXTRA=1 until the server implements it.
-    test('typed accountExists', { ...T, skip: onlyHeliograph('HEAD account') || (httpVersion === 2 && !GRPC_EXTRA && 'HTTP/2 uses gRPC CheckAccountExistence: set HELIOGRAPH_GRPC_EXTRA=1') }, async () => {
+    // over HTTP/2 (the mock has neither).
+    test(`typed accountExists (${httpVersion === 2 ? 'gRPC CheckAccountExistence' : 'REST HEAD'})`, { ...T, skip: onlyHeliograph('HEAD account / CheckAccountExistence') }, async () => {
       need({ chats: false });
       assert.equal(await unauth.accountExists({ account: bob.aciServiceId }), true, 'typed accountExists(bob)');
       assert.equal(await unauth.accountExists({ account: Aci.fromUuid(randomUUID()) }), false, 'typed accountExists(unknown)');
