@@ -102,6 +102,21 @@ async fn run(state: AppState, socket: WebSocket) {
                         if sink.send(Message::Binary(request(1, "/v1/message", env).into())).await.is_err() {
                             break None;
                         }
+                        // Close only once the device acknowledged the envelope (or gave up), so
+                        // the close can never overtake the envelope on the client.
+                        let acked = tokio::time::timeout(ACK_WAIT, async {
+                            while let Some(Ok(msg)) = stream.next().await {
+                                if let Message::Binary(bytes) = msg {
+                                    if is_response_to(&bytes, 1) {
+                                        return;
+                                    }
+                                }
+                            }
+                        })
+                        .await;
+                        if acked.is_err() {
+                            tracing::debug!("provisioning envelope not acknowledged in time");
+                        }
                         break Some((1000, "Closed"));
                     }
                     None => break Some((1001, "Going away")),
@@ -122,7 +137,6 @@ async fn run(state: AppState, socket: WebSocket) {
     };
     state.bus.unregister_provisioning(&address).await;
     if let Some((code, reason)) = close.take() {
-        // Give the client a moment to acknowledge the envelope before the close frame.
         let _ = sink
             .send(Message::Close(Some(CloseFrame {
                 code,
@@ -131,6 +145,16 @@ async fn run(state: AppState, socket: WebSocket) {
             .await;
     }
     let _ = sink.close().await;
+}
+
+/// How long the socket waits for the device to acknowledge the provisioning envelope.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+fn is_response_to(bytes: &[u8], id: u64) -> bool {
+    WebSocketMessage::decode(bytes)
+        .ok()
+        .and_then(|m| m.response)
+        .is_some_and(|r| r.id == Some(id))
 }
 
 /// Answers `GET /v1/keepalive/provisioning` (and any other request with 404) on the

@@ -423,3 +423,56 @@ pub fn created_at_ciphertext(identity: &PublicKey, device: &Device) -> ChatResul
     out.extend_from_slice(&ciphertext);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use std::sync::Arc;
+
+    async fn linking(clock: Arc<ManualClock>) -> Linking {
+        let store = heliograph_storage::SqliteStore::open_in_memory()
+            .await
+            .unwrap();
+        let deps = Deps {
+            stores: store.stores(),
+            clock,
+            disconnector: Arc::new(crate::NoDisconnect),
+        };
+        Linking::new(deps, [7u8; 32])
+    }
+
+    fn token_for(l: &Linking, aci: Aci, millis: i64) -> String {
+        let claims = format!("{aci}.{millis}");
+        format!(
+            "{claims}:{}",
+            base64::engine::general_purpose::URL_SAFE.encode(l.sign(&claims).unwrap())
+        )
+    }
+
+    #[tokio::test]
+    async fn tokens_expire_and_cannot_be_forged() {
+        let clock = Arc::new(ManualClock::new(1_000_000_000));
+        let l = linking(clock.clone()).await;
+        let aci = Aci::random();
+        let token = token_for(&l, aci, 1_000_000_000);
+        assert_eq!(l.check_token(&token), Some(aci));
+        clock.advance(LINK_TOKEN_TTL_MS - 1);
+        assert_eq!(l.check_token(&token), Some(aci));
+        clock.advance(2);
+        assert_eq!(l.check_token(&token), None, "expired after ten minutes");
+        let fresh = token_for(&l, aci, clock.now_ms());
+        let other = Linking::new(l.deps.clone(), [8u8; 32]);
+        assert_eq!(other.check_token(&fresh), None, "signed with another key");
+        let tampered = fresh.replacen(&aci.to_string(), &Aci::random().to_string(), 1);
+        assert_eq!(l.check_token(&tampered), None);
+        for garbage in ["", ":", "x:y", "a.b:AAAA", &format!("{aci}.nan:AAAA")] {
+            assert_eq!(l.check_token(garbage), None, "{garbage}");
+        }
+        assert_eq!(
+            token_identifier("abc").len(),
+            43,
+            "32 bytes, URL-safe, unpadded"
+        );
+    }
+}
