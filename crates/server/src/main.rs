@@ -113,7 +113,8 @@ async fn serve(config: heliograph_server::Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr} (is another server running?)"))?;
     let public = config.server.data_dir.join("public");
-    heliograph_server::run(config, listener, shutdown_signal(), |bound| {
+    let shutdown = shutdown_signal()?;
+    heliograph_server::run(config, listener, shutdown, |bound| {
         println!("listening on https://{}", bound.tls);
         if let Some(plain) = bound.plaintext {
             println!("listening on http://{plain}");
@@ -126,23 +127,22 @@ async fn serve(config: heliograph_server::Config) -> anyhow::Result<()> {
     .await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGINT/SIGTERM handlers now (before the server announces itself, so an early
+/// signal is never fatal) and returns a future that completes on the first signal.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
