@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startServer } from '../lib/server.mjs';
 import { HTTP_VERSIONS, makeNet, connectAuth, RecordingListener } from '../lib/net.mjs';
-import { Device, bundleFromJson } from '../lib/device.mjs';
+import { Device, IdentityKeys, ServiceIdKind, bundleFromJson, signedPreKeyJson, kemPreKeyJson } from '../lib/device.mjs';
 import { registerRaw } from '../lib/register.mjs';
-import { call } from '../lib/http.mjs';
+import { call, basicAuth, b64 } from '../lib/http.mjs';
 import { sendRest } from '../lib/messages.mjs';
 import { decodeEnvelope } from '../lib/envelope.mjs';
 import { settleNative } from '../lib/native.mjs';
@@ -102,6 +102,44 @@ for (const httpVersion of HTTP_VERSIONS) {
       const ts = Date.now();
       await send('to the new socket', ts);
       await nextFrom(second.listener, ts, 'message on the displacing socket');
+      await second.chat.disconnect();
+    });
+
+    test('linking across nodes: provisioning socket on node B, relay and link through node A', T, async () => {
+      let resolveAddress; let resolveEnvelope;
+      const address = new Promise((r) => { resolveAddress = r; });
+      const envelope = new Promise((r) => { resolveEnvelope = r; });
+      await netB.connectProvisioning({
+        onReceivedAddress(a, ack) { ack.send(200); resolveAddress(a); },
+        onReceivedEnvelope(e, ack) { ack.send(200); resolveEnvelope(e); },
+        onConnectionInterrupted() {},
+      });
+      const addr = await address;
+      const code = (await call(alice.chat, 'GET', '/v1/devices/provisioning/code', 200)).json;
+      const body = new Uint8Array(randomBytes(200));
+      await call(alice.chat, 'PUT', `/v1/provisioning/${encodeURIComponent(addr)}`, 204, { json: { body: b64(body) } });
+      assert.deepEqual(Buffer.from(await envelope), Buffer.from(body), 'relayed from node A to node B');
+      // The new device links through node A's unauthenticated socket and connects to node B.
+      const A2 = new Device({ label: 'alice-2', e164: A.e164, deviceId: 2 });
+      A2.keys[ServiceIdKind.Aci] = new IdentityKeys(ServiceIdKind.Aci, A.aciKeys.identity);
+      A2.keys[ServiceIdKind.Pni] = new IdentityKeys(ServiceIdKind.Pni, A.pniKeys.identity);
+      A2.setRegistered({ aci: A.aci, pni: A.pni });
+      const a = A2.aciKeys.ensureBaseKeys(); const p = A2.pniKeys.ensureBaseKeys();
+      const unauthA = await netA.connectUnauthenticatedChat(new RecordingListener());
+      const linked = await call(unauthA, 'PUT', '/v1/devices/link', 200, {
+        auth: basicAuth(A.e164, A2.password),
+        json: {
+          verificationCode: code.verificationCode,
+          accountAttributes: { fetchesMessages: true, registrationId: a.registrationId, pniRegistrationId: p.registrationId, capabilities: { spqr: true } },
+          aciSignedPreKey: signedPreKeyJson(a.signedPreKey), pniSignedPreKey: signedPreKeyJson(p.signedPreKey),
+          aciPqLastResortPreKey: kemPreKeyJson(a.lastResort), pniPqLastResortPreKey: kemPreKeyJson(p.lastResort),
+        },
+      });
+      assert.equal(linked.json.deviceId, 2);
+      await unauthA.disconnect();
+      const second = await connectAuth(netB, A2.account);
+      const { devices } = (await call(second.chat, 'GET', '/v1/devices', 200)).json;
+      assert.deepEqual(devices.map((d) => d.id).sort(), [1, 2]);
       await second.chat.disconnect();
     });
   });
