@@ -10,53 +10,8 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn register_on(server: &BinaryServer) -> (String, String) {
-    // Reuse the in-process helpers' request shapes against the child process.
-    let c = &server.http1;
-    let number = random_number();
-    let s: Value = c
-        .post(server.url("/v1/verification/session"))
-        .json(&json!({"number": number}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = s["id"].as_str().unwrap().to_owned();
-    c.patch(server.url(&format!("/v1/verification/session/{id}")))
-        .json(&json!({"captcha": "noop.noop.registration.noop"}))
-        .send()
-        .await
-        .unwrap();
-    c.post(server.url(&format!("/v1/verification/session/{id}/code")))
-        .json(&json!({"transport": "sms", "client": "x"}))
-        .send()
-        .await
-        .unwrap();
-    c.put(server.url(&format!("/v1/verification/session/{id}/code")))
-        .json(&json!({"code": "1"}))
-        .send()
-        .await
-        .unwrap();
-    let aci = IdentityKeys::generate();
-    let pni = IdentityKeys::generate();
-    let password = "durable-password".to_string();
-    let r: Value = c
-        .post(server.url("/v1/registration"))
-        .header(
-            "authorization",
-            format!("Basic {}", b64(format!("{number}:{password}").as_bytes())),
-        )
-        .json(&registration_body(&id, &aci, &pni, &[1u8; 16]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let uuid = r["uuid"].as_str().unwrap().to_owned();
-    let auth = format!("Basic {}", b64(format!("{uuid}.1:{password}").as_bytes()));
-    (uuid, auth)
+    let account = register_at(&server.http1, &server.base).await;
+    (account.aci.clone(), account.auth())
 }
 
 #[tokio::test]

@@ -21,55 +21,8 @@ fn urls() -> (String, String) {
 }
 
 async fn register_on(server: &BinaryServer) -> (String, String) {
-    let c = &server.http1;
-    let number = random_number();
-    let s: Value = c
-        .post(server.url("/v1/verification/session"))
-        .json(&json!({"number": number}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = s["id"].as_str().unwrap().to_owned();
-    c.patch(server.url(&format!("/v1/verification/session/{id}")))
-        .json(&json!({"captcha": "noop.noop.registration.noop"}))
-        .send()
-        .await
-        .unwrap();
-    c.post(server.url(&format!("/v1/verification/session/{id}/code")))
-        .json(&json!({"transport": "sms", "client": "x"}))
-        .send()
-        .await
-        .unwrap();
-    c.put(server.url(&format!("/v1/verification/session/{id}/code")))
-        .json(&json!({"code": "1"}))
-        .send()
-        .await
-        .unwrap();
-    let password = format!("pw{}", rand::random::<u64>());
-    let r: Value = c
-        .post(server.url("/v1/registration"))
-        .header(
-            "authorization",
-            format!("Basic {}", b64(format!("{number}:{password}").as_bytes())),
-        )
-        .json(&registration_body(
-            &id,
-            &IdentityKeys::generate(),
-            &IdentityKeys::generate(),
-            &[1u8; 16],
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let uuid = r["uuid"].as_str().unwrap().to_owned();
-    let auth = format!("Basic {}", b64(format!("{uuid}.1:{password}").as_bytes()));
-    (uuid, auth)
+    let account = register_at(&server.http1, &server.base).await;
+    (account.aci.clone(), account.auth())
 }
 
 fn copy_keys(from: &std::path::Path, to: &std::path::Path) {

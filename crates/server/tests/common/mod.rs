@@ -182,8 +182,14 @@ pub async fn verified_session(
     server: &TestServer,
     number: &str,
 ) -> String {
+    verified_session_at(client, &server.base, number).await
+}
+
+/// [`verified_session`] against any base URL (in-process server or child process).
+pub async fn verified_session_at(client: &reqwest::Client, base: &str, number: &str) -> String {
+    let url = |path: &str| format!("{base}{path}");
     let s: Value = client
-        .post(server.url("/v1/verification/session"))
+        .post(url("/v1/verification/session"))
         .json(&json!({"number": number}))
         .send()
         .await
@@ -193,21 +199,21 @@ pub async fn verified_session(
         .unwrap();
     let id = s["id"].as_str().unwrap().to_owned();
     let r = client
-        .patch(server.url(&format!("/v1/verification/session/{id}")))
+        .patch(url(&format!("/v1/verification/session/{id}")))
         .json(&json!({"captcha": "noop.noop.registration.noop"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = client
-        .post(server.url(&format!("/v1/verification/session/{id}/code")))
+        .post(url(&format!("/v1/verification/session/{id}/code")))
         .json(&json!({"transport": "sms", "client": "android-2021-03"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let s: Value = client
-        .put(server.url(&format!("/v1/verification/session/{id}/code")))
+        .put(url(&format!("/v1/verification/session/{id}/code")))
         .json(&json!({"code": "123456"}))
         .send()
         .await
@@ -249,15 +255,19 @@ pub fn registration_body(
 
 /// Registers a new account through the public API.
 pub async fn register(server: &TestServer) -> Account {
-    let client = &server.http1;
+    register_at(&server.http1, &server.base).await
+}
+
+/// [`register`] against any base URL (in-process server or child process).
+pub async fn register_at(client: &reqwest::Client, base: &str) -> Account {
     let number = random_number();
-    let session = verified_session(client, server, &number).await;
+    let session = verified_session_at(client, base, &number).await;
     let aci_keys = IdentityKeys::generate();
     let pni_keys = IdentityKeys::generate();
     let access_key: [u8; 16] = rand::random();
     let password = format!("pw{}", rand::random::<u64>());
     let resp = client
-        .post(server.url("/v1/registration"))
+        .post(format!("{base}/v1/registration"))
         .header(
             "authorization",
             format!("Basic {}", b64(format!("{number}:{password}").as_bytes())),
