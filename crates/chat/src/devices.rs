@@ -114,6 +114,8 @@ mod tests {
                 })
                 .collect(),
             created_at_ms: 0,
+            current_profile_version: None,
+            reserved_username_hash: None,
             version: 0,
             extra: Default::default(),
         }

@@ -537,6 +537,8 @@ impl Registration {
                 .map(|p| hash_secret(&hex::encode(p))),
             devices: vec![device],
             created_at_ms: now,
+            current_profile_version: None,
+            reserved_username_hash: None,
             version: 0,
             extra: Default::default(),
         };

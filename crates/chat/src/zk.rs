@@ -130,6 +130,8 @@ mod tests {
                 last_seen_ms: 0,
             }],
             created_at_ms: 0,
+            current_profile_version: None,
+            reserved_username_hash: None,
             version: 0,
             extra: Default::default(),
         }

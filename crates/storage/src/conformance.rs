@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashSet};
 use heliograph_types::{Aci, DeviceId, MessageGuid, Pni, E164};
 
 use crate::{
-    Account, Device, IdentityType, KeyOwner, NewMessage, PreKeyCounts, SaltedHash, SessionId,
-    StoreError, StoredPreKey, Stores, VerificationSession,
+    Account, ConfirmOutcome, Device, IdentityType, KeyOwner, NewMessage, PreKeyCounts, SaltedHash,
+    SessionId, StoreError, StoredPreKey, Stores, UsernameState, VerificationSession,
+    VersionedProfile,
 };
 
 /// Runs every check in turn.
@@ -26,6 +27,10 @@ pub async fn run_all(stores: &Stores) {
     messages_expiry(stores).await;
     sessions(stores).await;
     used_tokens(stores).await;
+    profiles(stores).await;
+    usernames(stores).await;
+    usernames_concurrent(stores).await;
+    username_links(stores).await;
 }
 
 /// A phone number no other run uses (15 digits from a random UUID).
@@ -76,6 +81,8 @@ pub fn sample_account() -> Account {
         recovery_password: None,
         devices: vec![mk(1), mk(2)],
         created_at_ms: 1_700_000_000_000,
+        current_profile_version: None,
+        reserved_username_hash: None,
         version: 0,
         extra,
     }
@@ -612,4 +619,322 @@ pub async fn assert_account_present(stores: &Stores, account: &Account) {
             .as_ref(),
         Some(account)
     );
+}
+
+fn profile(version: &str, avatar: Option<&str>, commitment: u8) -> VersionedProfile {
+    VersionedProfile {
+        version: version.into(),
+        name: Some(vec![1; 81]),
+        about: Some(vec![2; 156]),
+        about_emoji: None,
+        avatar: avatar.map(Into::into),
+        payment_address: Some(Vec::new()),
+        phone_number_sharing: Some(vec![3; 29]),
+        commitment: vec![commitment; 97],
+    }
+}
+
+/// Versioned profiles: set, read per version, replace keeping the commitment, delete all.
+pub async fn profiles(stores: &Stores) {
+    let s = &stores.profiles;
+    let aci = Aci::random();
+    let (v1, v2) = ("a".repeat(64), "b".repeat(64));
+    assert!(s.get(aci, &v1).await.unwrap().is_none());
+    s.set(aci, &profile(&v1, Some("profiles/one"), 1))
+        .await
+        .unwrap();
+    s.set(aci, &profile(&v2, None, 2)).await.unwrap();
+    assert_eq!(
+        s.get(aci, &v1).await.unwrap(),
+        Some(profile(&v1, Some("profiles/one"), 1))
+    );
+    assert_eq!(s.get(aci, &v2).await.unwrap(), Some(profile(&v2, None, 2)));
+    // Another account's versions are separate.
+    assert!(s.get(Aci::random(), &v1).await.unwrap().is_none());
+
+    // Replacing a version updates its fields but keeps the first commitment.
+    let mut changed = profile(&v1, Some("profiles/two"), 9);
+    changed.name = Some(vec![7; 285]);
+    changed.about = None;
+    s.set(aci, &changed).await.unwrap();
+    let stored = s.get(aci, &v1).await.unwrap().unwrap();
+    assert_eq!(stored.name, Some(vec![7; 285]));
+    assert_eq!(stored.about, None);
+    assert_eq!(stored.avatar.as_deref(), Some("profiles/two"));
+    assert_eq!(stored.commitment, vec![1; 97]);
+
+    s.set(aci, &profile(&"c".repeat(64), Some("profiles/two"), 3))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.delete_account(aci).await.unwrap(),
+        vec!["profiles/two".to_string()]
+    );
+    assert!(s.get(aci, &v1).await.unwrap().is_none());
+    assert!(s.delete_account(aci).await.unwrap().is_empty());
+}
+
+fn username_hash() -> Vec<u8> {
+    let mut h = uuid::Uuid::new_v4().as_bytes().to_vec();
+    h.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    h
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// Reservation, confirmation, holds, expiry and release.
+pub async fn usernames(stores: &Stores) {
+    let s = &stores.usernames;
+    let now = 1_800_000_000_000;
+    let (alice, bob) = (Aci::random(), Aci::random());
+    let (h1, h2, h3) = (username_hash(), username_hash(), username_hash());
+    let handle = uuid::Uuid::new_v4();
+
+    assert_eq!(s.state(alice).await.unwrap(), UsernameState::default());
+    assert!(s.reserve(alice, &h1, now + HOUR, now).await.unwrap());
+    // Reserved for Alice: Bob cannot reserve or confirm it while the reservation lasts.
+    assert!(!s.reserve(bob, &h1, now + HOUR, now).await.unwrap());
+    assert_eq!(
+        s.confirm(bob, &h1, None, handle, now, now + HOUR, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Taken
+    );
+    // Alice may reserve it again (it stays hers); a lookup finds nothing until confirmed.
+    assert!(s.reserve(alice, &h1, now + 2 * HOUR, now).await.unwrap());
+    assert!(s.lookup(&h1).await.unwrap().is_none());
+
+    let enc = vec![4u8; 64];
+    assert_eq!(
+        s.confirm(alice, &h1, Some(&enc), handle, now, now + HOUR, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Confirmed
+    );
+    assert_eq!(s.lookup(&h1).await.unwrap(), Some(alice));
+    assert_eq!(
+        s.state(alice).await.unwrap(),
+        UsernameState {
+            hash: Some(h1.clone()),
+            link_handle: Some(handle),
+        }
+    );
+    assert_eq!(s.lookup_link(handle).await.unwrap(), Some(enc.clone()));
+    // Confirming again is a no-op; reserving one's own confirmed hash succeeds.
+    assert_eq!(
+        s.confirm(alice, &h1, None, uuid::Uuid::new_v4(), now, now + HOUR, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Confirmed
+    );
+    assert_eq!(s.state(alice).await.unwrap().link_handle, Some(handle));
+    assert!(s.reserve(alice, &h1, now + HOUR, now).await.unwrap());
+    // A confirmed hash never lapses.
+    assert!(!s
+        .reserve(bob, &h1, now + HOUR, now + 1000 * HOUR)
+        .await
+        .unwrap());
+
+    // Moving to h2: h1 becomes a hold that Bob cannot take until it lapses.
+    assert!(s.reserve(alice, &h2, now + HOUR, now).await.unwrap());
+    assert_eq!(
+        s.confirm(
+            alice,
+            &h2,
+            None,
+            uuid::Uuid::new_v4(),
+            now,
+            now + 5 * HOUR,
+            3
+        )
+        .await
+        .unwrap(),
+        ConfirmOutcome::Confirmed
+    );
+    assert_eq!(s.lookup(&h2).await.unwrap(), Some(alice));
+    assert!(s.lookup(&h1).await.unwrap().is_none());
+    // Confirming without an encrypted username removed the link.
+    assert_eq!(s.state(alice).await.unwrap().link_handle, None);
+    assert!(s.lookup_link(handle).await.unwrap().is_none());
+    assert!(!s.reserve(bob, &h1, now + HOUR, now + HOUR).await.unwrap());
+    assert!(s
+        .reserve(bob, &h1, now + 7 * HOUR, now + 6 * HOUR)
+        .await
+        .unwrap());
+
+    // A reservation that lapsed is free for others, and its former holder's confirm fails.
+    assert!(s.reserve(alice, &h3, now + HOUR, now).await.unwrap());
+    assert!(s
+        .reserve(bob, &h3, now + 3 * HOUR, now + 2 * HOUR)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.confirm(alice, &h3, None, handle, now + 2 * HOUR, now + 9 * HOUR, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Taken
+    );
+    // A lapsed reservation nobody took can still be confirmed by its holder.
+    let h4 = username_hash();
+    assert!(s.reserve(alice, &h4, now + HOUR, now).await.unwrap());
+    assert_eq!(
+        s.confirm(alice, &h4, None, handle, now + 2 * HOUR, now + 9 * HOUR, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Confirmed
+    );
+
+    // Clearing releases the username into a hold and removes the link.
+    s.set_link(alice, &enc, false, handle).await.unwrap();
+    s.clear(alice, now + 10 * HOUR, 3).await.unwrap();
+    assert_eq!(s.state(alice).await.unwrap(), UsernameState::default());
+    assert!(s.lookup(&h4).await.unwrap().is_none());
+    assert!(s.lookup_link(handle).await.unwrap().is_none());
+    assert!(!s
+        .reserve(bob, &h4, now + 11 * HOUR, now + 9 * HOUR)
+        .await
+        .unwrap());
+    assert!(s
+        .reserve(alice, &h4, now + 11 * HOUR, now + 9 * HOUR)
+        .await
+        .unwrap());
+    s.clear(alice, now + 10 * HOUR, 3).await.unwrap();
+
+    // Only the newest holds are kept.
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let h = username_hash();
+        assert!(s.reserve(alice, &h, now + HOUR, now).await.unwrap());
+        assert_eq!(
+            s.confirm(alice, &h, None, handle, now, now + 20 * HOUR + i, 2)
+                .await
+                .unwrap(),
+            ConfirmOutcome::Confirmed
+        );
+        held.push(h);
+    }
+    s.clear(alice, now + 30 * HOUR, 2).await.unwrap();
+    // Holds: held[3] (newest) and held[2]; held[0] and held[1] were dropped.
+    assert!(s.reserve(bob, &held[0], now + HOUR, now).await.unwrap());
+    assert!(s.reserve(bob, &held[1], now + HOUR, now).await.unwrap());
+    assert!(!s.reserve(bob, &held[2], now + HOUR, now).await.unwrap());
+    assert!(!s.reserve(bob, &held[3], now + HOUR, now).await.unwrap());
+
+    // Expiry removes lapsed reservations and holds, never confirmed usernames.
+    let carol = Aci::random();
+    let h5 = username_hash();
+    assert!(s.reserve(carol, &h5, now + HOUR, now).await.unwrap());
+    assert_eq!(
+        s.confirm(carol, &h5, None, handle, now, now, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Confirmed
+    );
+    assert!(s.delete_expired(now + 1_000_000 * HOUR).await.unwrap() >= 1);
+    assert_eq!(s.lookup(&h5).await.unwrap(), Some(carol));
+
+    for aci in [alice, bob, carol] {
+        s.delete_account(aci).await.unwrap();
+        assert_eq!(s.state(aci).await.unwrap(), UsernameState::default());
+    }
+    assert!(s.lookup(&h5).await.unwrap().is_none());
+    assert!(s
+        .reserve(Aci::random(), &held[3], now + HOUR, now)
+        .await
+        .unwrap());
+}
+
+/// Many accounts racing for one hash: exactly one reservation and one confirmation win.
+pub async fn usernames_concurrent(stores: &Stores) {
+    let now = 1_800_000_000_000;
+    let hash = username_hash();
+    let accounts: Vec<Aci> = (0..16).map(|_| Aci::random()).collect();
+    let tasks: Vec<_> = accounts
+        .iter()
+        .map(|&aci| {
+            let s = stores.usernames.clone();
+            let hash = hash.clone();
+            tokio::spawn(
+                async move { (aci, s.reserve(aci, &hash, now + HOUR, now).await.unwrap()) },
+            )
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (aci, won) = t.await.unwrap();
+        if won {
+            winners.push(aci);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one reservation wins");
+
+    // After the reservation lapses, everyone confirms at once: one wins.
+    let later = now + 2 * HOUR;
+    let tasks: Vec<_> = accounts
+        .iter()
+        .map(|&aci| {
+            let s = stores.usernames.clone();
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                let outcome = s
+                    .confirm(aci, &hash, None, uuid::Uuid::new_v4(), later, later, 3)
+                    .await
+                    .unwrap();
+                (aci, outcome)
+            })
+        })
+        .collect();
+    let mut confirmed = Vec::new();
+    for t in tasks {
+        let (aci, outcome) = t.await.unwrap();
+        if outcome == ConfirmOutcome::Confirmed {
+            confirmed.push(aci);
+        }
+    }
+    assert_eq!(confirmed.len(), 1, "exactly one confirmation wins");
+    assert_eq!(
+        stores.usernames.lookup(&hash).await.unwrap(),
+        Some(confirmed[0])
+    );
+    for aci in accounts {
+        stores.usernames.delete_account(aci).await.unwrap();
+    }
+}
+
+/// Username links: need a username, keep or rotate the handle, delete.
+pub async fn username_links(stores: &Stores) {
+    let s = &stores.usernames;
+    let now = 1_800_000_000_000;
+    let aci = Aci::random();
+    let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    assert_eq!(s.set_link(aci, &[1; 32], false, first).await.unwrap(), None);
+    assert!(s.lookup_link(first).await.unwrap().is_none());
+
+    let h = username_hash();
+    assert!(s.reserve(aci, &h, now + HOUR, now).await.unwrap());
+    s.confirm(aci, &h, None, first, now, now, 3).await.unwrap();
+    assert_eq!(
+        s.set_link(aci, &[1; 32], false, first).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(s.lookup_link(first).await.unwrap(), Some(vec![1; 32]));
+    // keep_handle keeps the old handle but stores the new value.
+    assert_eq!(
+        s.set_link(aci, &[2; 48], true, second).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(s.lookup_link(first).await.unwrap(), Some(vec![2; 48]));
+    // Without it the handle rotates and the old one stops resolving.
+    assert_eq!(
+        s.set_link(aci, &[3; 16], false, second).await.unwrap(),
+        Some(second)
+    );
+    assert!(s.lookup_link(first).await.unwrap().is_none());
+    assert_eq!(s.lookup_link(second).await.unwrap(), Some(vec![3; 16]));
+    assert_eq!(s.state(aci).await.unwrap().link_handle, Some(second));
+    s.delete_link(aci).await.unwrap();
+    s.delete_link(aci).await.unwrap();
+    assert!(s.lookup_link(second).await.unwrap().is_none());
+    assert_eq!(s.state(aci).await.unwrap().hash, Some(h));
+    s.delete_account(aci).await.unwrap();
 }

@@ -8,6 +8,7 @@
 
 mod model;
 mod sql;
+mod sql_profiles;
 
 #[doc(hidden)]
 pub mod conformance;
@@ -147,6 +148,79 @@ pub trait UsedTokenStore: Send + Sync {
     async fn delete_expired(&self, now_ms: i64) -> StoreResult<u64>;
 }
 
+/// Versioned profiles, one record per (account, version).
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// Inserts or replaces the profile of `profile.version`. When that version already exists
+    /// its stored commitment is kept and `profile.commitment` is ignored.
+    async fn set(&self, aci: Aci, profile: &VersionedProfile) -> StoreResult<()>;
+    /// The profile of one version.
+    async fn get(&self, aci: Aci, version: &str) -> StoreResult<Option<VersionedProfile>>;
+    /// Deletes every version of the account's profile and returns the avatar keys they
+    /// referenced, so the caller can delete those objects.
+    async fn delete_account(&self, aci: Aci) -> StoreResult<Vec<String>>;
+}
+
+/// Username hashes and username links. A hash belongs to at most one account at a time: as a
+/// reservation (expiring), as a confirmed username, or as a hold on a recently released
+/// username (expiring, only its former owner may take it back). Every call is atomic, so two
+/// accounts racing for one hash never both win.
+#[async_trait]
+pub trait UsernameStore: Send + Sync {
+    /// Reserves `hash` for `aci` until `expires_at_ms` if it is free at `now_ms`: unowned, or
+    /// its reservation or hold lapsed, or already reserved or held by `aci` (then the later of
+    /// the two expiries is kept). Drops the account's other reservations. Returns whether the
+    /// hash is now reserved for (or confirmed by) `aci`.
+    async fn reserve(
+        &self,
+        aci: Aci,
+        hash: &[u8],
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Makes `hash` the account's confirmed username unless another account holds it at
+    /// `now_ms`. The previous username of the account becomes a hold until
+    /// `hold_expires_at_ms` (at most `max_holds` holds are kept, the oldest go first). When
+    /// `encrypted_username` is given, the link is set to it under `new_link_handle`; otherwise
+    /// any link is removed. Confirming the current username again changes nothing.
+    #[allow(clippy::too_many_arguments)]
+    async fn confirm(
+        &self,
+        aci: Aci,
+        hash: &[u8],
+        encrypted_username: Option<&[u8]>,
+        new_link_handle: uuid::Uuid,
+        now_ms: i64,
+        hold_expires_at_ms: i64,
+        max_holds: usize,
+    ) -> StoreResult<ConfirmOutcome>;
+    /// Releases the confirmed username (it becomes a hold until `hold_expires_at_ms`) and
+    /// removes the link. Does nothing if the account has none.
+    async fn clear(&self, aci: Aci, hold_expires_at_ms: i64, max_holds: usize) -> StoreResult<()>;
+    /// The account's confirmed username hash and link handle.
+    async fn state(&self, aci: Aci) -> StoreResult<UsernameState>;
+    /// The account whose confirmed username is `hash`.
+    async fn lookup(&self, hash: &[u8]) -> StoreResult<Option<Aci>>;
+    /// Sets the account's username link. With `keep_handle` and an existing link, its handle
+    /// is kept; otherwise `new_handle` is used. Returns the handle, or `None` (nothing stored)
+    /// if the account has no confirmed username.
+    async fn set_link(
+        &self,
+        aci: Aci,
+        encrypted_username: &[u8],
+        keep_handle: bool,
+        new_handle: uuid::Uuid,
+    ) -> StoreResult<Option<uuid::Uuid>>;
+    /// Removes the account's username link (no-op if none).
+    async fn delete_link(&self, aci: Aci) -> StoreResult<()>;
+    /// The encrypted username behind a link handle.
+    async fn lookup_link(&self, handle: uuid::Uuid) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes the account's username, reservations, holds and link.
+    async fn delete_account(&self, aci: Aci) -> StoreResult<()>;
+    /// Drops reservations and holds that lapsed before `now_ms`; returns how many.
+    async fn delete_expired(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
 /// Every store, as one handle the server passes around.
 #[derive(Clone)]
 pub struct Stores {
@@ -160,4 +234,8 @@ pub struct Stores {
     pub messages: std::sync::Arc<dyn MessageStore>,
     /// Used single-use tokens.
     pub used_tokens: std::sync::Arc<dyn UsedTokenStore>,
+    /// Versioned profiles.
+    pub profiles: std::sync::Arc<dyn ProfileStore>,
+    /// Usernames and username links.
+    pub usernames: std::sync::Arc<dyn UsernameStore>,
 }

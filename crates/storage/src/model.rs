@@ -38,6 +38,12 @@ pub struct Account {
     pub devices: Vec<Device>,
     /// Creation time, epoch milliseconds.
     pub created_at_ms: i64,
+    /// The profile version (64 hex characters) the account last set with `PUT /v1/profile`.
+    #[serde(default)]
+    pub current_profile_version: Option<String>,
+    /// The username hash the account last reserved (confirming needs it to match).
+    #[serde(default)]
+    pub reserved_username_hash: Option<Vec<u8>>,
     /// Optimistic-concurrency version, managed by the store.
     #[serde(default)]
     pub version: i64,
@@ -212,4 +218,45 @@ pub struct StoredMessage {
     pub urgent: bool,
     /// The serialized `Envelope`.
     pub envelope: Vec<u8>,
+}
+
+/// One version of an account's profile. Every field but the version and the commitment is
+/// ciphertext (or an avatar object key) the server stores without reading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionedProfile {
+    /// The profile key version, 64 hex characters.
+    pub version: String,
+    /// Encrypted name.
+    pub name: Option<Vec<u8>>,
+    /// Encrypted about text.
+    pub about: Option<Vec<u8>>,
+    /// Encrypted about emoji.
+    pub about_emoji: Option<Vec<u8>>,
+    /// Avatar object key (`profiles/…`), if the profile has an avatar.
+    pub avatar: Option<String>,
+    /// Encrypted payment address.
+    pub payment_address: Option<Vec<u8>>,
+    /// Encrypted phone-number sharing preference.
+    pub phone_number_sharing: Option<Vec<u8>>,
+    /// Serialized `ProfileKeyCommitment` (97 bytes). The first one stored for a version is
+    /// kept: a version is derived from one profile key, so its commitment never changes.
+    pub commitment: Vec<u8>,
+}
+
+/// Why [`crate::UsernameStore::confirm`] did not confirm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    /// The hash is now the account's username (or already was).
+    Confirmed,
+    /// Another account holds the hash (the reservation lapsed and was taken).
+    Taken,
+}
+
+/// An account's username state, as the username store holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsernameState {
+    /// The confirmed username hash, if any.
+    pub hash: Option<Vec<u8>>,
+    /// The username link handle, if a link is set.
+    pub link_handle: Option<uuid::Uuid>,
 }

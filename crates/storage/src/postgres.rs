@@ -80,3 +80,8 @@ mod stores {
         lock = "FOR UPDATE SKIP LOCKED"
     );
 }
+
+mod profile_stores {
+    //! The profile and username stores for PostgreSQL.
+    crate::sql_profiles::sql_profile_stores!(sqlx::Postgres, row_lock = "FOR UPDATE");
+}

@@ -714,7 +714,9 @@ macro_rules! sql_stores {
                     keys: this.clone(),
                     sessions: this.clone(),
                     messages: this.clone(),
-                    used_tokens: this,
+                    used_tokens: this.clone(),
+                    profiles: this.clone(),
+                    usernames: this,
                 }
             }
         }

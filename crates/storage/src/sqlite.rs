@@ -98,6 +98,10 @@ mod stores {
     crate::sql::sql_stores!(sqlx::Sqlite, json_in = "", json_out = "", lock = "");
 }
 
+mod profile_stores {
+    crate::sql_profiles::sql_profile_stores!(sqlx::Sqlite, row_lock = "");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

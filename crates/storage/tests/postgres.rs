@@ -48,6 +48,10 @@ suite!(
     messages_expiry,
     sessions,
     used_tokens,
+    profiles,
+    usernames,
+    usernames_concurrent,
+    username_links,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

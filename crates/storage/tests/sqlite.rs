@@ -31,6 +31,10 @@ in_memory!(
     messages_expiry,
     sessions,
     used_tokens,
+    profiles,
+    usernames,
+    usernames_concurrent,
+    username_links,
 );
 
 /// A database file path no other test uses, removed (with its WAL files) on drop.
