@@ -48,6 +48,8 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::BadRequest(_) => 400,
         ChatError::Unprocessable(_) => 422,
         ChatError::Conflict => 409,
+        ChatError::Gone => 410,
+        ChatError::PreconditionFailed => 412,
         ChatError::Session(SessionRejection::WrongAnswer, _) => 403,
         ChatError::Session(SessionRejection::Conflict, _) => 409,
         ChatError::Session(SessionRejection::NotAllowed, _) => 429,
@@ -182,6 +184,8 @@ mod tests {
             (ChatError::BadRequest("x".into()), 400),
             (ChatError::Unprocessable("x".into()), 422),
             (ChatError::Conflict, 409),
+            (ChatError::Gone, 410),
+            (ChatError::PreconditionFailed, 412),
             (
                 ChatError::Session(SessionRejection::WrongAnswer, Box::new(view())),
                 403,

@@ -165,12 +165,18 @@ pub async fn exists(deps: &Deps, id: ServiceId) -> ChatResult<bool> {
     Ok(found.is_some())
 }
 
-/// `DELETE /v1/accounts/me`: removes the account, its keys and queues, and closes its sockets.
+/// `DELETE /v1/accounts/me`: removes the account, its keys, queues, profiles (and avatar
+/// objects) and username, and closes its sockets.
 pub async fn delete(deps: &Deps, auth: &AuthenticatedDevice) -> ChatResult<()> {
     let aci = auth.aci();
     deps.stores.keys.delete_account(aci).await?;
     deps.stores.messages.delete_account(aci).await?;
+    deps.stores.usernames.delete_account(aci).await?;
+    let avatars = deps.stores.profiles.delete_account(aci).await?;
     deps.stores.accounts.delete(aci).await?;
+    for avatar in avatars.iter().filter(|a| a.starts_with("profiles/")) {
+        deps.avatars.delete(avatar).await;
+    }
     deps.disconnector.disconnect_account(aci).await;
     tracing::info!(%aci, "account deleted");
     Ok(())

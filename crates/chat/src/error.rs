@@ -42,6 +42,14 @@ pub enum ChatError {
     /// device transfer required).
     #[error("conflict")]
     Conflict,
+    /// The resource existed but is gone for good (e.g. a username taken after its
+    /// reservation lapsed).
+    #[error("gone")]
+    Gone,
+    /// The account's state forbids this request form (e.g. REST profile writes for accounts
+    /// on gRPC profiles).
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// A verification session refused the action.
     #[error("verification session refused: {0:?}")]
     Session(SessionRejection, Box<SessionView>),

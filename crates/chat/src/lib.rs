@@ -13,7 +13,9 @@ pub mod keys;
 pub mod linking;
 pub mod messages;
 pub mod multi_recipient;
+pub mod profiles;
 pub mod registration;
+pub mod usernames;
 pub mod zk;
 
 use std::sync::Arc;
@@ -65,7 +67,8 @@ impl messages::Notifier for BusLink {
     }
 }
 
-/// What every service needs: the stores, the clock and the disconnect hook.
+/// What every service needs: the stores, the clock, the disconnect hook and the avatar
+/// storage (account deletion and profile updates remove avatar objects).
 #[derive(Clone)]
 pub struct Deps {
     /// The stores.
@@ -74,4 +77,6 @@ pub struct Deps {
     pub clock: Arc<dyn clock::Clock>,
     /// Hook to drop live connections.
     pub disconnector: Arc<dyn Disconnector>,
+    /// The profile CDN's avatar objects.
+    pub avatars: Arc<dyn profiles::AvatarStorage>,
 }

@@ -438,6 +438,7 @@ mod tests {
             stores: store.stores(),
             clock,
             disconnector: Arc::new(crate::NoDisconnect),
+            avatars: Arc::new(crate::profiles::NoAvatars),
         };
         Linking::new(deps, [7u8; 32])
     }

@@ -13,6 +13,9 @@ use crate::{ChatError, ChatResult};
 /// Longest redemption window, in days.
 pub const MAX_REDEMPTION_DAYS: u64 = 7;
 
+/// How long an expiring profile key credential lasts, in days.
+pub const PROFILE_KEY_CREDENTIAL_DAYS: u64 = 7;
+
 /// One day's group auth credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCredential {
@@ -75,6 +78,30 @@ impl ZkService {
             day += SECONDS_PER_DAY;
         }
         Ok(out)
+    }
+
+    /// Issues an `ExpiringProfileKeyCredentialResponse` for `aci` from a client's
+    /// `ProfileKeyCredentialRequest`, valid until seven days from now truncated to the day
+    /// (as the official server does). A request for another profile key than the one
+    /// `commitment` binds, or one that does not parse, is a 400.
+    pub fn expiring_profile_key_credential(
+        &self,
+        request: &[u8],
+        aci: heliograph_types::Aci,
+        commitment: &[u8],
+        now_ms: i64,
+    ) -> ChatResult<Vec<u8>> {
+        let now = now_ms.max(0) as u64 / 1000;
+        let expiration = (now + PROFILE_KEY_CREDENTIAL_DAYS * SECONDS_PER_DAY) / SECONDS_PER_DAY
+            * SECONDS_PER_DAY;
+        self.secret
+            .issue_expiring_profile_key_credential(&mut OsRng, request, aci, commitment, expiration)
+            .map_err(|e| match e {
+                heliograph_zk::ZkError::InvalidArgument(m) => {
+                    ChatError::Internal(format!("profile key credential: {m}"))
+                }
+                _ => ChatError::BadRequest("invalid profile key credential request".into()),
+            })
     }
 
     /// Checks a `GroupSendFullToken` endorses exactly `members` now; 401 otherwise.

@@ -160,6 +160,7 @@ pub async fn run(
         stores: store.stores(),
         clock: Arc::new(SystemClock),
         disconnector: link.clone(),
+        avatars: Arc::new(heliograph_chat::profiles::NoAvatars),
     };
     let registration = Registration::new(
         deps.clone(),

@@ -81,7 +81,7 @@ fn bundle(
     })
 }
 
-fn identifier(id: ServiceId) -> common::ServiceIdentifier {
+pub(crate) fn identifier(id: ServiceId) -> common::ServiceIdentifier {
     let (t, uuid) = match id {
         ServiceId::Aci(a) => (common::IdentityType::Aci, a.uuid()),
         ServiceId::Pni(p) => (common::IdentityType::Pni, p.uuid()),

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .add_service(keys::anonymous_server(state.clone()))
         .add_service(messages::server(state.clone()))
         .add_service(messages::anonymous_server(state.clone()))
+        .add_service(accounts::server(state.clone()))
         .add_service(accounts::anonymous_server(state))
         .into_axum_router()
 }
@@ -33,6 +34,7 @@ pub fn status(e: ChatError) -> Status {
         ChatError::NotFound => Status::not_found("not found"),
         ChatError::BadRequest(m) | ChatError::Unprocessable(m) => Status::invalid_argument(m),
         ChatError::Conflict => Status::failed_precondition("conflict"),
+        ChatError::Gone => Status::not_found("gone"),
         ChatError::TooLarge => Status::invalid_argument("too large"),
         ChatError::RateLimited { retry_after_secs } => {
             Status::resource_exhausted(format!("retry after {retry_after_secs} s"))

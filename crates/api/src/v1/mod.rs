@@ -6,6 +6,7 @@ pub mod devices;
 pub mod keepalive;
 pub mod messages;
 pub mod multi_recipient;
+pub mod profile;
 pub mod registration;
 pub mod verification;
 
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .merge(keepalive::router())
         .merge(messages::router())
         .merge(multi_recipient::router())
+        .merge(profile::router())
         .merge(registration::router())
         .merge(verification::router())
         .merge(crate::websocket::router())

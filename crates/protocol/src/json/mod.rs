@@ -8,6 +8,7 @@ pub mod devices;
 pub mod keys;
 pub mod messages;
 pub mod misc;
+pub mod profiles;
 pub mod registration;
 
 pub use accounts::*;
@@ -15,6 +16,7 @@ pub use devices::*;
 pub use keys::*;
 pub use messages::*;
 pub use misc::*;
+pub use profiles::*;
 pub use registration::*;
 
 #[cfg(test)]
