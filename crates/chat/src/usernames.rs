@@ -107,10 +107,8 @@ pub async fn confirm(
     if let Some(value) = encrypted_username {
         check_encrypted(value)?;
     }
-    // MERGE-PENDING: heliograph_zk::username::verify_username_proof(proof, hash)
-    if proof.is_empty() {
-        return Err(ChatError::Unprocessable("invalid username proof".into()));
-    }
+    heliograph_zk::username::verify_username_proof(proof, hash)
+        .map_err(|_| ChatError::Unprocessable("invalid username proof".into()))?;
     let aci = auth.aci();
     let state = deps.stores.usernames.state(aci).await?;
     if state.hash.as_deref() == Some(hash) {

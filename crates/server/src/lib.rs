@@ -113,6 +113,7 @@ fn spawn_expiry(deps: Deps, stop: CancellationToken) {
             }
             let _ = s.sessions.delete_expired(now).await;
             let _ = s.used_tokens.delete_expired(now).await;
+            let _ = s.usernames.delete_expired(now).await;
         }
     });
 }

@@ -66,15 +66,12 @@ async fn set_and_fetch_versioned_profiles() {
     );
 
     // Alice reads it with Bob's access key.
-    let got: Value = c
-        .get(server.url(&format!("/v1/profile/{}/{v1}", bob.aci)))
-        .header("unidentified-access-key", b64(&bob.access_key))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(
+        &c,
+        &server.url(&format!("/v1/profile/{}/{v1}", bob.aci)),
+        Some(("unidentified-access-key", &b64(&bob.access_key))),
+    )
+    .await;
     assert_eq!(got["name"], b64(&[1u8; 81]));
     assert_eq!(got["about"], b64(&[2u8; 156]));
     assert_eq!(got["aboutEmoji"], b64(&[3u8; 60]));
@@ -99,15 +96,12 @@ async fn set_and_fetch_versioned_profiles() {
     assert_eq!(got["badges"], json!([]));
 
     // A version never set: 200 with null fields.
-    let unknown: Value = c
-        .get(server.url(&format!("/v1/profile/{}/{}", bob.aci, version(9))))
-        .header("authorization", alice.auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unknown: Value = get_json(
+        &c,
+        &server.url(&format!("/v1/profile/{}/{}", bob.aci, version(9))),
+        Some(("authorization", &alice.auth())),
+    )
+    .await;
     assert_eq!(unknown["name"], Value::Null);
     assert_eq!(unknown["uuid"], bob.aci);
 
@@ -117,42 +111,32 @@ async fn set_and_fetch_versioned_profiles() {
     let mut body = profile_body(&v2);
     body["name"] = json!(b64(&[6u8; 285]));
     assert_eq!(put_profile(&server, &bob, &body).await.status(), 200);
-    let old: Value = c
-        .get(server.url(&format!("/v1/profile/{}/{v1}", bob.aci)))
-        .header("authorization", alice.auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let old: Value = get_json(
+        &c,
+        &server.url(&format!("/v1/profile/{}/{v1}", bob.aci)),
+        Some(("authorization", &alice.auth())),
+    )
+    .await;
     assert_eq!(old["name"], b64(&[1u8; 81]));
     assert_eq!(old["paymentAddress"], Value::Null);
-    let new: Value = c
-        .get(server.url(&format!("/v1/profile/{}/{v2}", bob.aci)))
-        .header("authorization", alice.auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let new: Value = get_json(
+        &c,
+        &server.url(&format!("/v1/profile/{}/{v2}", bob.aci)),
+        Some(("authorization", &alice.auth())),
+    )
+    .await;
     assert_eq!(new["name"], b64(&[6u8; 285]));
     assert_eq!(new["paymentAddress"], b64(&[4u8; 582]));
 
     // The profile survives a restart.
     let dir = server.stop().await;
     let server = TestServer::start_in(dir).await;
-    let again: Value = server
-        .http2
-        .get(server.url(&format!("/v1/profile/{}/{v2}", bob.aci)))
-        .header("unidentified-access-key", b64(&bob.access_key))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = get_json(
+        &server.http2,
+        &server.url(&format!("/v1/profile/{}/{v2}", bob.aci)),
+        Some(("unidentified-access-key", &b64(&bob.access_key))),
+    )
+    .await;
     assert_eq!(again["name"], b64(&[6u8; 285]));
 }
 
@@ -389,16 +373,12 @@ async fn credential_requests_need_the_right_type() {
         version(6),
         "00".repeat(329)
     );
-    let body: Value = server
-        .http2
-        .get(server.url(&other))
-        .header("authorization", alice.auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = get_json(
+        &server.http2,
+        &server.url(&other),
+        Some(("authorization", &alice.auth())),
+    )
+    .await;
     assert_eq!(body["credential"], Value::Null);
     assert_eq!(body["name"], Value::Null);
 }

@@ -31,6 +31,7 @@ pub async fn run_all(stores: &Stores) {
     usernames(stores).await;
     usernames_concurrent(stores).await;
     username_links(stores).await;
+    usernames_expiry(stores).await;
 }
 
 /// A phone number no other run uses (15 digits from a random UUID).
@@ -685,7 +686,9 @@ const HOUR: i64 = 3_600_000;
 /// Reservation, confirmation, holds, expiry and release.
 pub async fn usernames(stores: &Stores) {
     let s = &stores.usernames;
-    let now = 1_800_000_000_000;
+    // Above every expiry sweep of `usernames_expiry` (which may run at the same time on a
+    // shared database), so none of these rows is swept mid-check.
+    let now = 8_000_000_000_000;
     let (alice, bob) = (Aci::random(), Aci::random());
     let (h1, h2, h3) = (username_hash(), username_hash(), username_hash());
     let handle = uuid::Uuid::new_v4();
@@ -820,33 +823,58 @@ pub async fn usernames(stores: &Stores) {
     assert!(!s.reserve(bob, &held[2], now + HOUR, now).await.unwrap());
     assert!(!s.reserve(bob, &held[3], now + HOUR, now).await.unwrap());
 
-    // Expiry removes lapsed reservations and holds, never confirmed usernames.
-    let carol = Aci::random();
-    let h5 = username_hash();
-    assert!(s.reserve(carol, &h5, now + HOUR, now).await.unwrap());
-    assert_eq!(
-        s.confirm(carol, &h5, None, handle, now, now, 3)
-            .await
-            .unwrap(),
-        ConfirmOutcome::Confirmed
-    );
-    assert!(s.delete_expired(now + 1_000_000 * HOUR).await.unwrap() >= 1);
-    assert_eq!(s.lookup(&h5).await.unwrap(), Some(carol));
-
-    for aci in [alice, bob, carol] {
+    for aci in [alice, bob] {
         s.delete_account(aci).await.unwrap();
         assert_eq!(s.state(aci).await.unwrap(), UsernameState::default());
     }
-    assert!(s.lookup(&h5).await.unwrap().is_none());
     assert!(s
         .reserve(Aci::random(), &held[3], now + HOUR, now)
         .await
         .unwrap());
 }
 
+/// Sweeping lapsed reservations and holds: a confirmed username always survives; where the
+/// database is private to this run (`exclusive`), the sweep's count is checked too (on a
+/// shared database another run's sweep may remove these rows first).
+pub async fn usernames_expiry_with(stores: &Stores, exclusive: bool) {
+    let s = &stores.usernames;
+    // Below every other check's rows; sweeps never reach above 3e12.
+    let now = 1_000_000_000_000;
+    let (carol, dave) = (Aci::random(), Aci::random());
+    let (kept, lapsed) = (username_hash(), username_hash());
+    assert!(s.reserve(carol, &kept, now + HOUR, now).await.unwrap());
+    assert_eq!(
+        s.confirm(carol, &kept, None, uuid::Uuid::new_v4(), now, now, 3)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Confirmed
+    );
+    assert!(s.reserve(dave, &lapsed, now + HOUR, now).await.unwrap());
+    let swept = s.delete_expired(now + 2 * HOUR).await.unwrap();
+    if exclusive {
+        assert_eq!(swept, 1, "only the lapsed reservation goes");
+    }
+    assert_eq!(s.lookup(&kept).await.unwrap(), Some(carol));
+    // The lapsed hash is free for anyone.
+    assert!(s
+        .reserve(carol, &lapsed, now + 3 * HOUR, now + 2 * HOUR)
+        .await
+        .unwrap());
+    for aci in [carol, dave] {
+        s.delete_account(aci).await.unwrap();
+    }
+}
+
+/// [`usernames_expiry_with`] on a possibly shared database.
+pub async fn usernames_expiry(stores: &Stores) {
+    usernames_expiry_with(stores, false).await;
+}
+
 /// Many accounts racing for one hash: exactly one reservation and one confirmation win.
 pub async fn usernames_concurrent(stores: &Stores) {
-    let now = 1_800_000_000_000;
+    // Later than any expiry sweep of the other checks, which may run at the same time on a
+    // shared database and would otherwise drop this reservation mid-race.
+    let now = 7_000_000_000_000;
     let hash = username_hash();
     let accounts: Vec<Aci> = (0..16).map(|_| Aci::random()).collect();
     let tasks: Vec<_> = accounts
@@ -904,7 +932,8 @@ pub async fn usernames_concurrent(stores: &Stores) {
 /// Username links: need a username, keep or rotate the handle, delete.
 pub async fn username_links(stores: &Stores) {
     let s = &stores.usernames;
-    let now = 1_800_000_000_000;
+    // See `usernames_concurrent`: out of reach of the other checks' expiry sweeps.
+    let now = 6_000_000_000_000;
     let aci = Aci::random();
     let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     assert_eq!(s.set_link(aci, &[1; 32], false, first).await.unwrap(), None);

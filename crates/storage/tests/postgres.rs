@@ -52,6 +52,7 @@ suite!(
     usernames,
     usernames_concurrent,
     username_links,
+    usernames_expiry,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -35,6 +35,7 @@ in_memory!(
     usernames,
     usernames_concurrent,
     username_links,
+    usernames_expiry,
 );
 
 /// A database file path no other test uses, removed (with its WAL files) on drop.
@@ -91,4 +92,11 @@ async fn two_handles_on_one_file() {
     conformance::assert_account_present(&b.stores(), &account).await;
     a.close().await;
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn usernames_expiry_counts_on_a_private_database() {
+    let store = memory().await;
+    conformance::usernames_expiry_with(&store.stores(), true).await;
+    store.close().await;
 }

@@ -50,6 +50,7 @@ pub mod profile;
 mod sho;
 mod system;
 mod uid;
+pub mod username;
 mod wire;
 
 #[cfg(test)]

@@ -74,6 +74,15 @@ proptest! {
     }
 
     #[test]
+    fn username_proofs_on_garbage_never_panic(proof in input(), hash in input(), text in ".{0,64}") {
+        let _ = heliograph_zk::username::verify_username_proof(&proof, &hash);
+        // A random 128-byte proof for a real hash is (overwhelmingly) wrong, never a panic.
+        let real = heliograph_zk::username::username_hash("heliograph.42").unwrap();
+        prop_assert!(heliograph_zk::username::verify_username_proof(&proof, &real).is_err());
+        let _ = heliograph_zk::username::username_hash(&text);
+    }
+
+    #[test]
     fn truncated_or_extended_valid_encodings_are_rejected(cut in 0usize..2721, extra in any::<u8>()) {
         let bytes = params().serialize();
         prop_assert!(ServerSecretParams::deserialize(&bytes[..cut]).is_err());

@@ -352,3 +352,12 @@ impl BinaryServer {
         let _ = self.child.wait();
     }
 }
+
+/// `GET url` with an optional header, decoded as JSON (panics on a non-JSON body).
+pub async fn get_json(client: &reqwest::Client, url: &str, header: Option<(&str, &str)>) -> Value {
+    let mut req = client.get(url);
+    if let Some((k, v)) = header {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
