@@ -67,7 +67,7 @@ async fn set_and_fetch_versioned_profiles() {
 
     // Alice reads it with Bob's access key.
     let got: Value = get_json(
-        &c,
+        c,
         &server.url(&format!("/v1/profile/{}/{v1}", bob.aci)),
         Some(("unidentified-access-key", &b64(&bob.access_key))),
     )
@@ -97,7 +97,7 @@ async fn set_and_fetch_versioned_profiles() {
 
     // A version never set: 200 with null fields.
     let unknown: Value = get_json(
-        &c,
+        c,
         &server.url(&format!("/v1/profile/{}/{}", bob.aci, version(9))),
         Some(("authorization", &alice.auth())),
     )
@@ -112,7 +112,7 @@ async fn set_and_fetch_versioned_profiles() {
     body["name"] = json!(b64(&[6u8; 285]));
     assert_eq!(put_profile(&server, &bob, &body).await.status(), 200);
     let old: Value = get_json(
-        &c,
+        c,
         &server.url(&format!("/v1/profile/{}/{v1}", bob.aci)),
         Some(("authorization", &alice.auth())),
     )
@@ -120,7 +120,7 @@ async fn set_and_fetch_versioned_profiles() {
     assert_eq!(old["name"], b64(&[1u8; 81]));
     assert_eq!(old["paymentAddress"], Value::Null);
     let new: Value = get_json(
-        &c,
+        c,
         &server.url(&format!("/v1/profile/{}/{v2}", bob.aci)),
         Some(("authorization", &alice.auth())),
     )
