@@ -1,7 +1,7 @@
 // libsignal's cost for the operations crates/zk/benches/zk.rs measures, through its Node
 // binding, for a side-by-side figure in docs/zk.md. Run: `cd interop && node bench/zk-libsignal.mjs`.
 import { randomUUID } from 'node:crypto';
-import { Aci, Pni } from '@signalapp/libsignal-client';
+import { Aci, Pni, usernames } from '@signalapp/libsignal-client';
 import * as zk from '@signalapp/libsignal-client/zkgroup.js';
 
 function bench(name, iters, fn) {
@@ -40,3 +40,8 @@ const received = response.receiveWithServiceIds(members, aci, group, secret.getP
 const token = received.combinedEndorsement.toFullToken(group, response.getExpiration());
 const others = members.slice(1);
 bench('GroupSendFullToken::verify (10 members)', 100, () => token.verify(others, kp));
+const username = 'hello_signal.42';
+const usernameHash = usernames.hash(username);
+const usernameProof = usernames.generateProof(username);
+bench('verify_username_proof', 500, () => usernames.verifyProof(usernameProof, usernameHash));
+bench('username_hash', 500, () => usernames.hash(username));

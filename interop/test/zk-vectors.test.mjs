@@ -1,5 +1,6 @@
 // zkgroup interop: heliograph-zk (Rust, via the `zkcli` example binary) against libsignal's
-// Node binding, in both directions.
+// Node binding, in both directions; also username hashes and username proofs (libsignal's
+// `usernames` API).
 //
 // Environment:
 //   HELIOGRAPH_ZKCLI  path of the zkcli example binary
@@ -14,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { Aci, Pni } from '@signalapp/libsignal-client';
+import { Aci, Pni, usernames, ErrorCode } from '@signalapp/libsignal-client';
 import * as zk from '@signalapp/libsignal-client/zkgroup.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -277,4 +278,86 @@ test('auth credential without PNI: same bytes as libsignal, received and present
   const group = zk.GroupSecretParams.generate();
   const pres = client.createAuthCredentialWithPniPresentation(group, cred);
   assert.ok(cliOk('verify-auth', secretHex, hex(group.getPublicParams().serialize()), hex(pres.serialize()), Math.floor(Date.now() / 1000)));
+});
+
+// Usernames: libsignal's `usernames` API against our username_hash / verify_username_proof.
+
+const NICK_FIRST = '_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const NICK_REST = NICK_FIRST + '0123456789';
+const pick = (chars) => chars[randomBytes(1)[0] % chars.length];
+
+/** A random valid username: 1..48 nickname characters, discriminators from 01 to 2^64-1. */
+function randomUsername() {
+  const len = 1 + (randomBytes(1)[0] % 48);
+  let nick = pick(NICK_FIRST);
+  for (let i = 1; i < len; i++) nick += pick(NICK_REST);
+  const kind = randomBytes(1)[0] % 3;
+  const disc =
+    kind === 0
+      ? String(1 + (randomBytes(1)[0] % 99)).padStart(2, '0')
+      : kind === 1
+        ? String(100 + randomBytes(4).readUInt32BE() % 999_999_900)
+        : String((randomBytes(8).readBigUInt64BE() % (2n ** 64n - 100n)) + 100n);
+  return `${nick}.${disc}`;
+}
+
+/** Our error text for each libsignal username error code. */
+const OUR_REASON = {
+  [ErrorCode.MissingSeparator]: "must contain a '.'",
+  [ErrorCode.NicknameCannotBeEmpty]: 'nickname cannot be empty',
+  [ErrorCode.CannotStartWithDigit]: 'cannot start with a digit',
+  [ErrorCode.BadNicknameCharacter]: 'nickname contains a disallowed character',
+  [ErrorCode.NicknameTooLong]: 'nickname is too long',
+  [ErrorCode.DiscriminatorCannotBeEmpty]: 'discriminator cannot be empty',
+  [ErrorCode.DiscriminatorCannotBeZero]: 'discriminator cannot be zero',
+  [ErrorCode.DiscriminatorCannotBeSingleDigit]: 'cannot be a single digit',
+  [ErrorCode.DiscriminatorCannotHaveLeadingZeros]: 'cannot have leading zeros',
+  [ErrorCode.BadDiscriminatorCharacter]: 'must only be made up of digits',
+  [ErrorCode.DiscriminatorTooLarge]: 'too large',
+};
+
+test('username hashes: ours equal usernames.hash; invalid usernames refused for the same reason', () => {
+  const names = ['he110.42', 'HE110.42', 'jimio.01', `jimio.${2n ** 64n - 1n}`];
+  for (let i = 0; i < 40; i++) names.push(randomUsername());
+  for (const name of names) {
+    assert.equal(cli('username-hash', name), hex(usernames.hash(name)), name);
+  }
+  const invalid = ['nodot', '.42', '9lives.42', 'emoji🦀.42', 'a b.42', 'a.b.42', `${'a'.repeat(49)}.42`,
+    'ehren.', 'ehren.00', 'ehren.1', 'ehren.012', 'ehren.+12', 'ehren.1x', `ehren.${2n ** 64n}`];
+  for (const name of invalid) {
+    let code;
+    try {
+      usernames.hash(name);
+    } catch (e) {
+      code = e.code;
+    }
+    assert.ok(code !== undefined, `libsignal accepted ${name}`);
+    assert.throws(() => cli('username-hash', name), (e) => String(e.stderr).includes(OUR_REASON[code]), name);
+  }
+});
+
+test('libsignal username proofs verify with us, only for their own hash, and not when tampered', () => {
+  for (let i = 0; i < 12; i++) {
+    const name = randomUsername();
+    const hash = usernames.hash(name);
+    const proof = usernames.generateProof(name);
+    assert.ok(cliOk('verify-username', hex(proof), hex(hash)), name);
+    assert.ok(!cliOk('verify-username', hex(proof), hex(usernames.hash(randomUsername()))));
+    const tampered = Buffer.from(proof);
+    tampered[randomBytes(1)[0] % tampered.length] ^= 1 + (randomBytes(1)[0] % 255);
+    assert.ok(!cliOk('verify-username', hex(tampered), hex(hash)));
+    assert.ok(!cliOk('verify-username', hex(proof), hex(hash.subarray(1))));
+  }
+});
+
+test('our username proofs verify in libsignal; same randomness, same bytes as generateProofWithRandom', () => {
+  for (let i = 0; i < 8; i++) {
+    const name = randomUsername();
+    const hash = unhex(cli('username-hash', name));
+    const ours = unhex(cli('username-proof', name));
+    usernames.verifyProof(ours, hash);
+    assert.throws(() => usernames.verifyProof(ours, usernames.hash(randomUsername())));
+    const r = randomBytes(32);
+    assert.equal(cli('--random', hex(r), 'username-proof', name), hex(usernames.generateProofWithRandom(name, r)), name);
+  }
 });

@@ -7,7 +7,14 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::*;
-use heliograph_zk::username::{username_hash, username_proof_deterministic};
+use heliograph_zk::username::{username_hash, Username};
+
+fn username_proof_deterministic(name: &str, randomness: &[u8; 32]) -> Option<Vec<u8>> {
+    Username::parse(name)
+        .ok()?
+        .proof_deterministic(randomness)
+        .ok()
+}
 use serde_json::{json, Value};
 
 fn url64(b: &[u8]) -> String {

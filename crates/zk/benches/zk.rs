@@ -8,7 +8,8 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use heliograph_types::{Aci, Pni, ServiceId};
 use heliograph_zk::endorsements::{GroupSendDerivedKeyPair, GroupSendEndorsementsResponse};
-use heliograph_zk::{ServerSecretParams, SECONDS_PER_DAY};
+use heliograph_zk::username::Username;
+use heliograph_zk::{username_hash, verify_username_proof, ServerSecretParams, SECONDS_PER_DAY};
 
 fn ops(c: &mut Criterion) {
     let mut rng = rand::rngs::OsRng;
@@ -63,5 +64,17 @@ fn ops(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, ops);
+/// `PUT /v1/accounts/username_hash/confirm` verifies one username proof per call.
+fn usernames(c: &mut Criterion) {
+    let name = "hello_signal.42";
+    let username = Username::parse(name).unwrap();
+    let hash = username.hash();
+    let proof = username.proof_deterministic(&[5u8; 32]).unwrap();
+    c.bench_function("verify_username_proof", |b| {
+        b.iter(|| verify_username_proof(&proof, &hash))
+    });
+    c.bench_function("username_hash", |b| b.iter(|| username_hash(name)));
+}
+
+criterion_group!(benches, ops, usernames);
 criterion_main!(benches);

@@ -3,8 +3,10 @@
 //! All binary values are hex on the command line and on stdout. Times are epoch seconds.
 //! Service ids are libsignal service-id strings (`<uuid>` for an ACI, `PNI:<uuid>` for a PNI).
 //!
-//! A leading `--random <32-byte hex>` makes the randomized operations (sign, issue-*)
-//! deterministic, for byte-exact comparison with libsignal's `...WithRandom` functions.
+//! Usernames are given as plain strings (`nickname.discriminator`).
+//!
+//! A leading `--random <32-byte hex>` makes the randomized operations (sign, issue-*,
+//! username-proof) deterministic, for byte-exact comparison with libsignal's `...WithRandom` functions.
 //!
 //! ```text
 //! zkcli gen-params                                   -> secret params
@@ -19,6 +21,9 @@
 //! zkcli issue-profile <secret> <request> <aci-uuid> <commitment> <expiration> -> response
 //! zkcli derived-key <secret> <expiration>            -> GroupSendDerivedKeyPair
 //! zkcli verify-profile <secret> <group-public> <presentation> <now> -> "ok" / error
+//! zkcli username-hash <username>                     -> 32-byte username hash
+//! zkcli username-proof <username>                    -> 128-byte username proof
+//! zkcli verify-username <proof> <hash>               -> "ok" / error
 //! ```
 
 use std::process::ExitCode;
@@ -28,7 +33,8 @@ use heliograph_types::{Aci, Pni, ServiceId};
 use heliograph_zk::endorsements::{
     GroupSendDerivedKeyPair, GroupSendEndorsementsResponse, GroupSendFullToken,
 };
-use heliograph_zk::ServerSecretParams;
+use heliograph_zk::username::Username;
+use heliograph_zk::{username_hash, verify_username_proof, ServerSecretParams};
 use rand::rngs::OsRng;
 
 type CliResult = Result<String, String>;
@@ -160,6 +166,17 @@ fn run(args: &[String]) -> CliResult {
                 &hexarg(pres)?,
                 num(now)?,
             )
+            .map(|()| "ok".to_string())
+            .map_err(|e| e.to_string()),
+        ["username-hash", username] => username_hash(username)
+            .map(hex::encode)
+            .map_err(|e| e.to_string()),
+        ["username-proof", username] => Username::parse(username)
+            .map_err(|e| e.to_string())?
+            .proof_deterministic(&rnd.bytes())
+            .map(hex::encode)
+            .map_err(|e| e.to_string()),
+        ["verify-username", proof, hash] => verify_username_proof(&hexarg(proof)?, &hexarg(hash)?)
             .map(|()| "ok".to_string())
             .map_err(|e| e.to_string()),
         _ => Err("usage: see the header of examples/zkcli.rs".to_string()),

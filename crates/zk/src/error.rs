@@ -13,6 +13,9 @@ pub enum ZkError {
     /// An argument is outside what the operation accepts (empty member list, unaligned time...).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A string is not a valid `nickname.discriminator` username (libsignal's reasons).
+    #[error("invalid username: {0}")]
+    Username(#[from] crate::username::UsernameError),
     /// A proof we produced did not verify against itself; indicates inconsistent keys.
     #[error("internal proof construction failure")]
     ProofCreation,

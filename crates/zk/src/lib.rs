@@ -7,10 +7,13 @@
 //! * [`profile`]: expiring profile key credential issuance from a client's request, and
 //!   verification of their presentations.
 //! * [`endorsements`]: group send endorsements and `GroupSendFullToken` verification.
+//! * [`username`]: username hashes and verification of the username proofs clients send when
+//!   confirming a reserved hash ([`verify_username_proof`]).
 //!
 //! All algorithms, labels and encodings are those published in libsignal's `zkgroup`,
-//! `zkcredential` and `poksho` crates; the implementation is our own, on curve25519-dalek and the
-//! RustCrypto hashes. Deserializers never panic; secrets are zeroized on drop and never printed.
+//! `zkcredential`, `poksho` and `usernames` crates; the implementation is our own, on
+//! curve25519-dalek and the RustCrypto hashes. Deserializers never panic; secrets are zeroized
+//! on drop and never printed.
 //!
 //! # Randomness
 //!
@@ -33,6 +36,7 @@
 //! | `ExpiringProfileKeyCredentialResponse` | 497 |
 //! | `GroupSendEndorsementsResponse` | 1 + 8 + 32·n + 8 + 64 + 8 |
 //! | `GroupSendFullToken` | 33 |
+//! | username hash / username proof | 32 / 128 |
 //!
 //! # Times
 //!
@@ -62,6 +66,7 @@ pub use params::{
     ServerPublicParams, ServerSecretParams, SERVER_PUBLIC_PARAMS_LEN, SERVER_SECRET_PARAMS_LEN,
     SIGNATURE_LEN,
 };
+pub use username::{username_hash, verify_username_proof, UsernameError};
 
 /// Length of the randomness every deterministic operation takes.
 pub const RANDOMNESS_LEN: usize = 32;

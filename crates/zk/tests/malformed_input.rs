@@ -9,7 +9,10 @@ use heliograph_zk::endorsements::{
 use heliograph_zk::profile::{
     ProfileKeyCommitment, ProfileKeyCredentialPresentation, ProfileKeyCredentialRequest,
 };
-use heliograph_zk::{GroupPublicParams, ServerPublicParams, ServerSecretParams};
+use heliograph_zk::username::Username;
+use heliograph_zk::{
+    username_hash, verify_username_proof, GroupPublicParams, ServerPublicParams, ServerSecretParams,
+};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
@@ -74,15 +77,6 @@ proptest! {
     }
 
     #[test]
-    fn username_proofs_on_garbage_never_panic(proof in input(), hash in input(), text in ".{0,64}") {
-        let _ = heliograph_zk::username::verify_username_proof(&proof, &hash);
-        // A random 128-byte proof for a real hash is (overwhelmingly) wrong, never a panic.
-        let real = heliograph_zk::username::username_hash("heliograph.42").unwrap();
-        prop_assert!(heliograph_zk::username::verify_username_proof(&proof, &real).is_err());
-        let _ = heliograph_zk::username::username_hash(&text);
-    }
-
-    #[test]
     fn truncated_or_extended_valid_encodings_are_rejected(cut in 0usize..2721, extra in any::<u8>()) {
         let bytes = params().serialize();
         prop_assert!(ServerSecretParams::deserialize(&bytes[..cut]).is_err());
@@ -91,5 +85,45 @@ proptest! {
         prop_assert!(ServerSecretParams::deserialize(&longer).is_err());
         let public = params().get_public_params().serialize();
         prop_assert!(ServerPublicParams::deserialize(&public[..cut.min(public.len() - 1)]).is_err());
+    }
+
+    #[test]
+    fn username_proof_verification_never_panics(
+        proof in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            proptest::collection::vec(any::<u8>(), 128..=128),
+        ],
+        hash in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64),
+            proptest::collection::vec(any::<u8>(), 32..=32),
+        ],
+    ) {
+        // Random bytes are a valid proof with negligible probability.
+        prop_assert!(verify_username_proof(&proof, &hash).is_err());
+    }
+
+    #[test]
+    fn mutated_username_proofs_are_rejected(
+        discriminator in 10u64..1_000_000,
+        index in 0usize..128,
+        flip in 1u8..=255,
+        hash_index in 0usize..32,
+        hash_flip in any::<u8>(),
+    ) {
+        let username = Username::parse(&format!("alice.{discriminator}")).unwrap();
+        let hash = username.hash();
+        let mut proof = username.proof_deterministic(&[3; 32]).unwrap();
+        prop_assert_eq!(verify_username_proof(&proof, &hash), Ok(()));
+        proof[index] ^= flip;
+        let mut other = hash;
+        other[hash_index] ^= hash_flip;
+        prop_assert!(verify_username_proof(&proof, &other).is_err());
+    }
+
+    #[test]
+    fn username_parsing_never_panics(s in "\\PC{0,80}", t in "[_a-zA-Z0-9.+-]{0,60}") {
+        let _ = username_hash(&s);
+        let _ = username_hash(&t);
+        let _ = Username::from_parts(&s, &t, 3..=32);
     }
 }
