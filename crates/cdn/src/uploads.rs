@@ -385,3 +385,67 @@ impl Uploads {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(bytes: &'static [u8]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter(vec![Ok(Bytes::from_static(bytes))])
+    }
+
+    /// A node committed the last part and stopped before composing: the next reader (HEAD,
+    /// GET, PATCH or the sweeper) composes the attachment from the parts.
+    #[tokio::test]
+    async fn a_complete_but_uncomposed_upload_is_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        let uploads = Uploads::new(store.clone());
+        let key = AttachmentKey::random();
+        uploads.create(&key, 6, 0, 1_000_000).await.unwrap();
+        let first = uploads.append(&key, 0, body(b"abc"), 1).await.unwrap();
+        assert_eq!((first.offset, first.complete), (3, false));
+
+        // What the stopped node left: the staged bytes and the committed marker of part 2.
+        let data = format!("{}/data/{:020}-crashed", key.upload_dir(), 3);
+        store.put(&data, Bytes::from_static(b"def")).await.unwrap();
+        let record = serde_json::to_vec(&PartRecord { len: 3, data }).unwrap();
+        assert!(store
+            .put_if_absent(&part_path(&key, 3), Bytes::from(record))
+            .await
+            .unwrap());
+        assert!(matches!(
+            uploads.state(&key).await.unwrap(),
+            UploadState::Partial { offset: 6, .. }
+        ));
+
+        assert!(uploads.recover(&key).await.unwrap());
+        assert_eq!(
+            store.get(&key.object_path()).await.unwrap().as_deref(),
+            Some(&b"abcdef"[..])
+        );
+        assert_eq!(
+            uploads.state(&key).await.unwrap(),
+            UploadState::Complete { size: 6 }
+        );
+        assert!(store.list(&key.upload_dir()).await.unwrap().is_empty());
+        assert!(!uploads.recover(&key).await.unwrap(), "nothing left to do");
+    }
+
+    #[tokio::test]
+    async fn unreadable_info_reads_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        let uploads = Uploads::new(store.clone());
+        let key = AttachmentKey::random();
+        store
+            .put(&info_path(&key), Bytes::from_static(b"{not json"))
+            .await
+            .unwrap();
+        assert_eq!(uploads.state(&key).await.unwrap(), UploadState::Missing);
+        assert!(matches!(
+            uploads.append(&key, 0, body(b"x"), 0).await,
+            Err(UploadError::NotFound)
+        ));
+    }
+}
