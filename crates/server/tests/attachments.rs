@@ -341,3 +341,98 @@ async fn local_uploads_survive_a_restart() {
 async fn s3_uploads_survive_a_restart() {
     uploads_survive_a_restart(Backend::S3).await;
 }
+
+/// One unary gRPC call over HTTP/2 by hand (length-prefixed frame, `application/grpc`).
+async fn grpc_call<Resp: prost::Message + Default>(
+    server: &TestServer,
+    auth: &str,
+    path: &str,
+    request: impl prost::Message,
+) -> (Option<Resp>, Option<String>) {
+    let msg = request.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&msg);
+    let r = server
+        .http2
+        .post(server.url(path))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", auth)
+        .body(frame)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status = r
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = r.bytes().await.unwrap();
+    if body.len() < 5 {
+        return (None, status);
+    }
+    (Some(Resp::decode(&body[5..]).unwrap()), status)
+}
+
+#[tokio::test]
+async fn grpc_get_upload_form() {
+    use heliograph_protocol::grpc::attachments as pb;
+    use pb::get_upload_form_response::Outcome;
+    let config = backend_config(Backend::Local).await;
+    let server = start(tempfile::tempdir().unwrap(), config()).await;
+    let alice = register(&server).await;
+    let path = "/org.signal.chat.attachments.Attachments/GetUploadForm";
+
+    let (resp, _) = grpc_call::<pb::GetUploadFormResponse>(
+        &server,
+        &alice.auth(),
+        path,
+        pb::GetUploadFormRequest {
+            upload_length: 1234,
+        },
+    )
+    .await;
+    let Some(Outcome::UploadForm(form)) = resp.unwrap().outcome else {
+        panic!("expected a form");
+    };
+    assert_eq!(form.cdn, 3);
+    assert_eq!(form.key.len(), 20);
+    assert!(form.headers["Authorization"].starts_with("Bearer "));
+    assert!(form.signed_upload_location.ends_with("/cdn3/attachments"));
+
+    let (resp, _) = grpc_call::<pb::GetUploadFormResponse>(
+        &server,
+        &alice.auth(),
+        path,
+        pb::GetUploadFormRequest {
+            upload_length: 8 * MIB as u64 + 1,
+        },
+    )
+    .await;
+    assert!(matches!(
+        resp.unwrap().outcome,
+        Some(Outcome::ExceedsMaxUploadLength(_))
+    ));
+
+    // Bad credentials and a zero length are errors, not forms (grpc-status 16 and 3).
+    let (resp, status) = grpc_call::<pb::GetUploadFormResponse>(
+        &server,
+        "Basic eDp5",
+        path,
+        pb::GetUploadFormRequest { upload_length: 1 },
+    )
+    .await;
+    assert!(resp.is_none());
+    assert_eq!(status.as_deref(), Some("16"));
+    let (resp, status) = grpc_call::<pb::GetUploadFormResponse>(
+        &server,
+        &alice.auth(),
+        path,
+        pb::GetUploadFormRequest { upload_length: 0 },
+    )
+    .await;
+    assert!(resp.is_none());
+    assert_eq!(status.as_deref(), Some("3"));
+    server.stop().await;
+}
