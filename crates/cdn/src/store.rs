@@ -174,6 +174,29 @@ impl BlobStore {
         })
     }
 
+    /// Proves at start-up that the store is reachable, writable, and decides conditional
+    /// PUTs (which uploads from several nodes rely on): writes a probe object twice with
+    /// put-if-absent, reads it back and removes it.
+    pub async fn check(&self) -> Result<(), BlobError> {
+        let probe = format!("heliograph-probe/{}", uuid::Uuid::new_v4().simple());
+        let first = self
+            .put_if_absent(&probe, Bytes::from_static(b"probe"))
+            .await?;
+        let second = self
+            .put_if_absent(&probe, Bytes::from_static(b"again"))
+            .await;
+        let read = self.get(&probe).await;
+        self.delete(&probe).await?;
+        if !first || second? || read?.as_deref() != Some(&b"probe"[..]) {
+            return Err(BlobError::Config(
+                "the store does not honour conditional PUT (If-None-Match: *), which \
+                 concurrent uploads need; use a store that supports it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Which backend this is.
     pub fn kind(&self) -> BackendKind {
         self.kind

@@ -47,6 +47,12 @@ async fn put_get_head_delete(backend: Backend) {
     assert!(s.put("../escape", Bytes::new()).await.is_err());
 }
 
+async fn start_up_check_passes(backend: Backend) {
+    let t = store(backend).await;
+    t.store.check().await.unwrap();
+    assert!(t.store.list("heliograph-probe").await.unwrap().is_empty());
+}
+
 async fn put_if_absent_decides_once(backend: Backend) {
     let t = store(backend).await;
     let s = &t.store;
@@ -150,9 +156,18 @@ macro_rules! suite {
 }
 
 suite!(
+    start_up_check_passes,
     put_get_head_delete,
     put_if_absent_decides_once,
     list_is_recursive_and_sorted,
     ranges,
     writers_small_large_and_aborted
 );
+
+#[tokio::test]
+async fn s3_check_fails_for_a_missing_bucket() {
+    let mut config = common::fresh_bucket().await;
+    config.bucket = format!("{}-absent", config.bucket);
+    let store = BlobStore::s3(&config).unwrap();
+    assert!(store.check().await.is_err());
+}

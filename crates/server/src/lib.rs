@@ -133,11 +133,18 @@ fn s3_config(config: &Config) -> S3Config {
 
 /// Opens the blob store and builds the CDN. Base URLs left empty point at this server's own
 /// TLS origin (`tls`, the bound address).
-fn open_cdn(config: &Config, tls: SocketAddr, secret_root: [u8; 32]) -> anyhow::Result<Cdn> {
+async fn open_cdn(config: &Config, tls: SocketAddr, secret_root: [u8; 32]) -> anyhow::Result<Cdn> {
     let (store, s3_identity) = match config.blobs.backend.as_str() {
         "s3" => {
             let s3 = s3_config(config);
             let store = BlobStore::s3(&s3).context("cannot use the S3 blob store ([blobs.s3])")?;
+            store.check().await.with_context(|| {
+                format!(
+                    "the S3 blob store does not work (bucket {:?} at {:?}); check blobs.s3.endpoint, bucket, region and the access key",
+                    s3.bucket,
+                    if s3.endpoint.is_empty() { "AWS" } else { s3.endpoint.as_str() }
+                )
+            })?;
             (store, Some(s3))
         }
         _ => {
@@ -148,6 +155,9 @@ fn open_cdn(config: &Config, tls: SocketAddr, secret_root: [u8; 32]) -> anyhow::
             };
             let store = BlobStore::local(&dir)
                 .with_context(|| format!("cannot use {} for blobs (blobs.path)", dir.display()))?;
+            store.check().await.with_context(|| {
+                format!("cannot write blobs under {} (blobs.path)", dir.display())
+            })?;
             (store, None)
         }
     };
@@ -257,7 +267,7 @@ pub async fn run(
     let linking = Linking::new(deps.clone(), material.link_secret());
     let stop = CancellationToken::new();
     spawn_expiry(deps.clone(), stop.clone());
-    let cdn = open_cdn(&config, listener.local_addr()?, material.credentials_key)?;
+    let cdn = open_cdn(&config, listener.local_addr()?, material.credentials_key).await?;
     let sweeper = cdn.spawn_sweeper(
         Duration::from_secs(config.cdn.sweep_interval_seconds),
         stop.clone(),

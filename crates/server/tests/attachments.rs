@@ -436,3 +436,26 @@ async fn grpc_get_upload_form() {
     assert_eq!(status.as_deref(), Some("3"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_missing_bucket_stops_the_start_with_a_clear_message() {
+    let (url, bucket) = fresh_bucket().await;
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        data_dir: Some(dir.path().to_path_buf()),
+        listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    let mut config = heliograph_server::config::load(None, &overrides)
+        .unwrap()
+        .config;
+    config.blobs.backend = "s3".into();
+    config.blobs.s3.endpoint = url;
+    config.blobs.s3.bucket = format!("{bucket}-never-created");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = heliograph_server::run(config, listener, std::future::pending(), |_| {})
+        .await
+        .expect_err("the server must not start without its bucket");
+    let text = format!("{err:#}");
+    assert!(text.contains("blobs.s3"), "{text}");
+}
