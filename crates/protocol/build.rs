@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "proto/org/signal/chat/messages.proto",
     "proto/org/signal/chat/account.proto",
     "proto/org/signal/chat/device.proto",
+    "proto/org/signal/chat/attachments.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

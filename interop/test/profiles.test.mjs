@@ -5,10 +5,15 @@
 //   * Alice gets an expiring profile key credential for Bob's current version, libsignal receives
 //     it with the server's public params and builds a presentation from it; a request made with
 //     another profile key is a 400, a stale version gives a null credential;
+//   * Bob asks for a new avatar, uploads it to the profile CDN with the S3 POST-policy form the
+//     server returned (multipart, fields as Signal Desktop names them), Alice downloads it from
+//     `<cdn0>/<avatar>`; `sameAvatar` keeps it, clearing deletes the object; a form whose
+//     signature was tampered with is refused;
 //   * the batch identity check reports a stale identity key.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as zk from '@signalapp/libsignal-client/zkgroup.js';
@@ -18,6 +23,7 @@ import { Device } from '../lib/device.mjs';
 import { registerRaw } from '../lib/register.mjs';
 import { b64, call, request, unb64 } from '../lib/http.mjs';
 import { settleNative } from '../lib/native.mjs';
+import { s3Env } from '../lib/s3.mjs';
 
 const T = { timeout: 60000 };
 const hex = (b) => Buffer.from(b).toString('hex');
@@ -46,6 +52,87 @@ function profileBody(device, { avatar = false, sameAvatar = false } = {}) {
     sameAvatar,
     badgeIds: [],
   };
+}
+
+/** One HTTPS request to the server's CDN with Node's client and the test CA. */
+function cdnRequest(server, method, urlPath, { headers = {}, body } = {}) {
+  const ca = fs.readFileSync(path.join(server.dataDir, 'public', 'tls-ca.pem'));
+  return new Promise((resolve, reject) => {
+    const hdrs = { ...headers };
+    if (body !== undefined) hdrs['content-length'] = String(body.length);
+    const req = https.request(`https://localhost:${server.port}${urlPath}`, { method, headers: hdrs, ca, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The multipart POST a client makes to the profile CDN with the avatar form. */
+function uploadAvatar(server, form, bytes) {
+  const boundary = `----heliograph${crypto.randomBytes(8).toString('hex')}`;
+  const fields = {
+    key: form.key,
+    'Content-Type': 'application/octet-stream',
+    acl: form.acl,
+    'X-Amz-Algorithm': form.algorithm,
+    'X-Amz-Credential': form.credential,
+    'X-Amz-Date': form.date,
+    policy: form.policy,
+    'X-Amz-Signature': form.signature,
+  };
+  const parts = Object.entries(fields).map(([k, v]) => Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="avatar"\r\nContent-Type: application/octet-stream\r\n\r\n`));
+  parts.push(Buffer.from(bytes));
+  parts.push(Buffer.from(`\r\n--${boundary}--\r\n`));
+  return cdnRequest(server, 'POST', '/cdn0/', {
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body: Buffer.concat(parts),
+  });
+}
+
+/** Bob's avatar through the profile and the CDN; Alice reads it. */
+async function avatarFlow(server, { B, alice, bob, unauth }) {
+  const body = profileBody(B, { avatar: true, sameAvatar: false });
+  const form = (await call(bob.chat, 'PUT', '/v1/profile', 200, { json: body })).json;
+  assert.match(form.key, /^profiles\/[A-Za-z0-9_-]{22}(==)?$/);
+  assert.equal(form.acl, 'private');
+  assert.equal(form.algorithm, 'AWS4-HMAC-SHA256');
+  for (const f of ['credential', 'date', 'policy', 'signature']) assert.equal(typeof form[f], 'string', f);
+
+  // A tampered signature is refused and stores nothing.
+  const avatar = rand(40000);
+  const forged = await uploadAvatar(server, { ...form, signature: '0'.repeat(64) }, avatar);
+  assert.equal(forged.status, 403, forged.body.toString());
+  assert.equal((await cdnRequest(server, 'GET', `/cdn0/${form.key}`)).status, 404);
+
+  const up = await uploadAvatar(server, form, avatar);
+  assert.ok([200, 201, 204].includes(up.status), `upload: ${up.status} ${up.body}`);
+  // The account's access key is still the one derived from its first profile key.
+  const got = (await call(unauth.chat, 'GET', `/v1/profile/${B.aci}/${body.version}`, 200, {
+    headers: [['unidentified-access-key', b64(B.unidentifiedAccessKey)]],
+  })).json;
+  assert.equal(got.avatar, form.key, "the profile's avatar is the form's key");
+  const down = await cdnRequest(server, 'GET', `/cdn0/${got.avatar}`);
+  assert.equal(down.status, 200);
+  assert.deepEqual(new Uint8Array(down.body), avatar);
+
+  // sameAvatar keeps the object and the key; no new form.
+  const keep = await call(bob.chat, 'PUT', '/v1/profile', 200, { json: { ...profileBody(B), avatar: true, sameAvatar: true } });
+  assert.equal(keep.body.length, 0);
+  const kept = (await call(alice.chat, 'GET', `/v1/profile/${B.aci}/${body.version}`, 200)).json;
+  assert.equal(kept.avatar, form.key);
+  assert.equal((await cdnRequest(server, 'GET', `/cdn0/${form.key}`)).status, 200);
+
+  // Clearing removes it from the profile and deletes the object.
+  await call(bob.chat, 'PUT', '/v1/profile', 200, { json: profileBody(B, { avatar: false }) });
+  const cleared = (await call(alice.chat, 'GET', `/v1/profile/${B.aci}/${body.version}`, 200)).json;
+  assert.equal(cleared.avatar, null);
+  assert.equal((await cdnRequest(server, 'GET', `/cdn0/${form.key}`)).status, 404);
 }
 
 for (const httpVersion of HTTP_VERSIONS) {
@@ -140,6 +227,10 @@ for (const httpVersion of HTTP_VERSIONS) {
       assert.equal(stale.paymentAddress, null, 'payment address only for the current version');
     });
 
+    test('avatar: upload form, CDN upload, download, keep, clear', T, async () => {
+      await avatarFlow(srv, { A, B, alice, bob, unauth });
+    });
+
     test('batch identity check reports stale keys', T, async () => {
       const key = (d) => d.aciKeys.publicKey.serialize();
       const fp = (k) => b64(crypto.createHash('sha256').update(k).digest().subarray(0, 4));
@@ -150,3 +241,24 @@ for (const httpVersion of HTTP_VERSIONS) {
     });
   });
 }
+
+describe('avatar on the S3 blob store', { timeout: 180000 }, () => {
+  let s3srv; let net; let A; let B; let alice; let bob; let unauth;
+  before(async () => {
+    s3srv = await startServer({ env: await s3Env() });
+    net = makeNet(s3srv, 2);
+    A = (await registerRaw(net, new Device({ label: 'alice' }))).device;
+    B = (await registerRaw(net, new Device({ label: 'bob' }))).device;
+    alice = await connectAuth(net, A.account);
+    bob = await connectAuth(net, B.account);
+    unauth = await connectUnauth(net);
+  });
+  after(async () => {
+    for (const c of [alice, bob, unauth]) await c?.chat.disconnect().catch(() => {});
+    await settleNative();
+    if (s3srv) await s3srv.stop();
+  });
+  test('upload, download, keep, clear', T, async () => {
+    await avatarFlow(s3srv, { A, B, alice, bob, unauth });
+  });
+});

@@ -13,6 +13,7 @@ pub mod state;
 mod timestamp;
 pub mod v1;
 pub mod v2;
+pub mod v4;
 pub mod websocket;
 
 use axum::Router;
@@ -24,7 +25,9 @@ pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(v1::router())
         .merge(v2::router())
+        .merge(v4::router())
         .with_state(state.clone())
+        .merge(state.cdn.router())
         .merge(grpc::router(state.clone()))
         .layer(axum::middleware::map_response(timestamp::add_timestamp));
     let _ = state.dispatch.set(router.clone());

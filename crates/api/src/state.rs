@@ -41,6 +41,8 @@ pub struct Inner {
     pub tasks: TaskTracker,
     /// Static `/v2/config` entries.
     pub remote_config: BTreeMap<String, String>,
+    /// Blob storage and the attachments/avatars CDN (upload forms, avatar deletion).
+    pub cdn: heliograph_cdn::Cdn,
     /// The finished router, used to dispatch requests tunnelled through WebSockets.
     pub(crate) dispatch: OnceLock<Router>,
 }
@@ -72,6 +74,8 @@ pub struct StateParts {
     pub shutdown: CancellationToken,
     /// `/v2/config` entries.
     pub remote_config: BTreeMap<String, String>,
+    /// Blob storage and the CDN.
+    pub cdn: heliograph_cdn::Cdn,
 }
 
 impl AppState {
@@ -88,6 +92,7 @@ impl AppState {
             shutdown: parts.shutdown,
             tasks: TaskTracker::new(),
             remote_config: parts.remote_config,
+            cdn: parts.cdn,
             dispatch: OnceLock::new(),
         }))
     }

@@ -4,7 +4,9 @@
 //! service, every method defaulting to `UNIMPLEMENTED`) and `<service>_client` (used by tests).
 //! Paths match the official server, e.g. `/org.signal.chat.keys.Keys/GetPreKeyCount`.
 
-pub use crate::generated::org::signal::chat::{account, common, device, errors, keys, messages};
+pub use crate::generated::org::signal::chat::{
+    account, attachments, common, device, errors, keys, messages,
+};
 
 use heliograph_types::{Aci, Pni, ServiceId};
 

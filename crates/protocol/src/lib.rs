@@ -41,6 +41,9 @@ mod generated {
                 pub mod device {
                     include!(concat!(env!("OUT_DIR"), "/org.signal.chat.device.rs"));
                 }
+                pub mod attachments {
+                    include!(concat!(env!("OUT_DIR"), "/org.signal.chat.attachments.rs"));
+                }
             }
         }
     }

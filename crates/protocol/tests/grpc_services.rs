@@ -77,3 +77,36 @@ async fn server_answers_and_defaults_to_unimplemented() {
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     handle.abort();
 }
+
+#[test]
+fn attachments_service_keeps_the_official_name_and_field_numbers() {
+    use heliograph_protocol::grpc::attachments;
+    use prost::Message;
+    assert_eq!(
+        attachments::attachments_server::SERVICE_NAME,
+        "org.signal.chat.attachments.Attachments"
+    );
+    // uploadLength = 1 (varint): 0x08 0x96 0x01 is 150.
+    let req = attachments::GetUploadFormRequest { upload_length: 150 };
+    assert_eq!(req.encode_to_vec(), [0x08, 0x96, 0x01]);
+    // upload_form = 1 { cdn = 1, key = 2, headers = 3, signed_upload_location = 4 };
+    // exceeds_max_upload_length = 2.
+    let form = attachments::UploadForm {
+        cdn: 3,
+        key: "k".into(),
+        headers: [("a".to_string(), "b".to_string())].into(),
+        signed_upload_location: "u".into(),
+    };
+    assert_eq!(
+        form.encode_to_vec(),
+        [0x08, 3, 0x12, 1, b'k', 0x1a, 6, 0x0a, 1, b'a', 0x12, 1, b'b', 0x22, 1, b'u']
+    );
+    let resp = attachments::GetUploadFormResponse {
+        outcome: Some(
+            attachments::get_upload_form_response::Outcome::ExceedsMaxUploadLength(
+                heliograph_protocol::grpc::errors::FailedPrecondition::default(),
+            ),
+        ),
+    };
+    assert_eq!(resp.encode_to_vec(), [0x12, 0]);
+}

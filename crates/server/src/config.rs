@@ -16,7 +16,13 @@ use serde_json::Value;
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
 /// Keys whose values are secrets: masked by `config check`.
-const SECRET_KEYS: &[&str] = &["auth_token", "database_url", "redis_url", "tls_key"];
+const SECRET_KEYS: &[&str] = &[
+    "auth_token",
+    "database_url",
+    "redis_url",
+    "tls_key",
+    "secret_access_key",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +39,10 @@ pub struct Config {
     pub messages: MessagesConfig,
     /// Sealed-sender certificates.
     pub certificates: CertificatesConfig,
+    /// Where attachments and avatars are stored.
+    pub blobs: BlobsConfig,
+    /// The attachments and avatars CDN.
+    pub cdn: CdnSection,
     /// Extra `/v2/config` entries.
     #[serde(default)]
     pub remote_config: BTreeMap<String, String>,
@@ -121,6 +131,53 @@ pub struct MessagesConfig {
 pub struct CertificatesConfig {
     /// Sender certificate lifetime in days.
     pub sender_certificate_days: i64,
+}
+
+/// `[blobs]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlobsConfig {
+    /// `local` or `s3`.
+    pub backend: String,
+    /// Directory of the local backend; empty = `data_dir/blobs`.
+    pub path: String,
+    /// The S3-compatible store.
+    pub s3: S3Section,
+}
+
+/// `[blobs.s3]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct S3Section {
+    /// Endpoint URL; empty = AWS.
+    pub endpoint: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key (secret).
+    pub secret_access_key: String,
+    /// Path-style requests.
+    pub path_style: bool,
+}
+
+/// `[cdn]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CdnSection {
+    /// Public base URL of CDN0 (avatars); empty = this server's TLS origin + `/cdn0`.
+    pub cdn0_base_url: String,
+    /// Public base URL of CDN3 (attachments); empty = this server's TLS origin + `/cdn3`.
+    pub cdn3_base_url: String,
+    /// Largest attachment.
+    pub max_attachment_bytes: u64,
+    /// Days finished attachments are kept.
+    pub attachment_retention_days: i64,
+    /// Seconds an unfinished upload is kept.
+    pub incomplete_upload_ttl_seconds: i64,
+    /// Seconds an upload credential is valid.
+    pub upload_credential_ttl_seconds: i64,
+    /// Seconds between expiry passes.
+    pub sweep_interval_seconds: u64,
 }
 
 /// CLI values that override every other layer (None = not given).
@@ -292,6 +349,39 @@ fn validate(c: &Config) -> anyhow::Result<()> {
     if c.registration.session_ttl_seconds < 60 {
         bail!("registration.session_ttl_seconds must be at least 60");
     }
+    match c.blobs.backend.as_str() {
+        "local" => {}
+        "s3" => {
+            if c.blobs.s3.bucket.is_empty() {
+                bail!("blobs.backend = \"s3\" needs blobs.s3.bucket (and usually blobs.s3.endpoint, access_key_id, secret_access_key or secret_access_key_file)");
+            }
+            let e = &c.blobs.s3.endpoint;
+            if !e.is_empty() && !e.starts_with("http://") && !e.starts_with("https://") {
+                bail!("blobs.s3.endpoint = {e:?} must be an http:// or https:// URL (or empty for AWS)");
+            }
+        }
+        other => bail!("blobs.backend = {other:?}: use \"local\" or \"s3\""),
+    }
+    for (key, url) in [
+        ("cdn.cdn0_base_url", &c.cdn.cdn0_base_url),
+        ("cdn.cdn3_base_url", &c.cdn.cdn3_base_url),
+    ] {
+        if !url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://") {
+            bail!("{key} = {url:?} must be an https:// URL such as https://cdn.example.org/cdn3 (or empty for this server's own origin)");
+        }
+    }
+    if c.cdn.max_attachment_bytes < 1 {
+        bail!("cdn.max_attachment_bytes must be at least 1");
+    }
+    if c.cdn.attachment_retention_days < 1 {
+        bail!("cdn.attachment_retention_days must be at least 1");
+    }
+    if c.cdn.incomplete_upload_ttl_seconds < 60 || c.cdn.upload_credential_ttl_seconds < 60 {
+        bail!("cdn.incomplete_upload_ttl_seconds and cdn.upload_credential_ttl_seconds must be at least 60");
+    }
+    if c.cdn.sweep_interval_seconds < 1 {
+        bail!("cdn.sweep_interval_seconds must be at least 1");
+    }
     Ok(())
 }
 
@@ -401,5 +491,49 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("postgres://"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
+    fn s3_blobs_need_a_bucket_and_mask_the_secret() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HELIOGRAPH_BLOBS__BACKEND", "s3");
+            let err = load(None, &Overrides::default()).err().unwrap().to_string();
+            assert!(err.contains("blobs.s3.bucket"), "{err}");
+            jail.create_file("s3-secret", "very-secret-key\n")?;
+            jail.set_env("HELIOGRAPH_BLOBS__S3__BUCKET", "avatars");
+            jail.set_env("HELIOGRAPH_BLOBS__S3__ENDPOINT", "http://127.0.0.1:9000");
+            jail.set_env("HELIOGRAPH_BLOBS__S3__ACCESS_KEY_ID", "AKID");
+            jail.set_env("HELIOGRAPH_BLOBS__S3__SECRET_ACCESS_KEY_FILE", "s3-secret");
+            let loaded = load(None, &Overrides::default()).unwrap();
+            assert_eq!(loaded.config.blobs.s3.secret_access_key, "very-secret-key");
+            assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+            let shown = render_masked(&loaded.config).unwrap();
+            assert!(!shown.contains("very-secret-key"), "{shown}");
+            assert!(
+                shown.contains("secret_access_key = \"<masked>\""),
+                "{shown}"
+            );
+            assert!(shown.contains("AKID"));
+            jail.set_env("HELIOGRAPH_BLOBS__BACKEND", "gcs");
+            let err = load(None, &Overrides::default()).err().unwrap().to_string();
+            assert!(err.contains("\"local\" or \"s3\""), "{err}");
+            jail.set_env("HELIOGRAPH_BLOBS__BACKEND", "local");
+            jail.set_env("HELIOGRAPH_CDN__CDN3_BASE_URL", "cdn.example.org");
+            let err = load(None, &Overrides::default()).err().unwrap().to_string();
+            assert!(err.contains("cdn.cdn3_base_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cdn_defaults_are_the_official_limits() {
+        let c = load_with_env(None, &Overrides::default(), env_none())
+            .unwrap()
+            .config;
+        assert_eq!(c.blobs.backend, "local");
+        assert_eq!(c.cdn.max_attachment_bytes, 100 * 1024 * 1024);
+        assert_eq!(c.cdn.attachment_retention_days, c.messages.ttl_days);
+        assert!(c.cdn.cdn3_base_url.is_empty());
     }
 }

@@ -20,13 +20,16 @@ use tokio_util::sync::CancellationToken;
 
 use heliograph_api::{AppState, StateParts};
 use heliograph_bus::{Bus, InProcessBus, NodeId, RedisBus, RedisBusConfig};
+use heliograph_cdn::{BlobStore, Cdn, CdnConfig, S3Config};
 use heliograph_chat::certificates::CertificateIssuer;
 use heliograph_chat::clock::SystemClock;
 use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
 use heliograph_chat::linking::Linking;
 use heliograph_chat::messages::{Messages, MessagesConfig};
+use heliograph_chat::profiles::{AvatarStorage, AvatarUploadForm};
 use heliograph_chat::registration::{CaptchaMode, Registration, RegistrationConfig};
 use heliograph_chat::zk::ZkService;
+use heliograph_chat::ChatResult;
 use heliograph_chat::{BusLink, Deps};
 use heliograph_storage::Stores;
 use heliograph_types::Redacted;
@@ -118,6 +121,105 @@ fn spawn_expiry(deps: Deps, stop: CancellationToken) {
     });
 }
 
+/// The S3 settings of `[blobs.s3]`.
+fn s3_config(config: &Config) -> S3Config {
+    let s3 = &config.blobs.s3;
+    S3Config {
+        endpoint: s3.endpoint.clone(),
+        bucket: s3.bucket.clone(),
+        region: s3.region.clone(),
+        access_key_id: s3.access_key_id.clone(),
+        secret_access_key: s3.secret_access_key.clone(),
+        path_style: s3.path_style,
+    }
+}
+
+/// Opens the blob store and builds the CDN. Base URLs left empty point at this server's own
+/// TLS origin (`tls`, the bound address).
+async fn open_cdn(config: &Config, tls: SocketAddr, secret_root: [u8; 32]) -> anyhow::Result<Cdn> {
+    let (store, s3_identity) = match config.blobs.backend.as_str() {
+        "s3" => {
+            let s3 = s3_config(config);
+            let store = BlobStore::s3(&s3).context("cannot use the S3 blob store ([blobs.s3])")?;
+            store.check().await.with_context(|| {
+                format!(
+                    "the S3 blob store does not work (bucket {:?} at {:?}); check blobs.s3.endpoint, bucket, region and the access key",
+                    s3.bucket,
+                    if s3.endpoint.is_empty() { "AWS" } else { s3.endpoint.as_str() }
+                )
+            })?;
+            (store, Some(s3))
+        }
+        _ => {
+            let dir = if config.blobs.path.is_empty() {
+                config.server.data_dir.join("blobs")
+            } else {
+                config.blobs.path.clone().into()
+            };
+            let store = BlobStore::local(&dir)
+                .with_context(|| format!("cannot use {} for blobs (blobs.path)", dir.display()))?;
+            store.check().await.with_context(|| {
+                format!("cannot write blobs under {} (blobs.path)", dir.display())
+            })?;
+            (store, None)
+        }
+    };
+    let host = match tls.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let origin = format!("https://{host}:{}", tls.port());
+    let c = &config.cdn;
+    if (c.cdn0_base_url.is_empty() || c.cdn3_base_url.is_empty()) && tls.ip().is_unspecified() {
+        tracing::warn!(
+            %origin,
+            "cdn.cdn0_base_url / cdn.cdn3_base_url are not set and the listener is on all \
+             interfaces: upload forms point at {origin}; set them to the public URL"
+        );
+    }
+    let mut cdn = CdnConfig::for_origin(&origin, secret_root);
+    if !c.cdn0_base_url.is_empty() {
+        cdn.cdn0_base = c.cdn0_base_url.trim_end_matches('/').to_owned();
+    }
+    if !c.cdn3_base_url.is_empty() {
+        cdn.cdn3_base = c.cdn3_base_url.trim_end_matches('/').to_owned();
+    }
+    cdn.max_attachment_bytes = c.max_attachment_bytes;
+    cdn.attachment_retention_ms = c.attachment_retention_days * DAY_MS;
+    cdn.incomplete_upload_ttl_ms = c.incomplete_upload_ttl_seconds * 1000;
+    cdn.credential_ttl_ms = c.upload_credential_ttl_seconds * 1000;
+    cdn.s3_identity = s3_identity;
+    Ok(Cdn::new(store, cdn))
+}
+
+/// The profile CDN as the avatar storage of profile updates and account deletion.
+struct CdnAvatars(Cdn);
+
+#[async_trait::async_trait]
+impl AvatarStorage for CdnAvatars {
+    fn upload_form(&self, key: &str, _now_ms: i64) -> ChatResult<AvatarUploadForm> {
+        // The CDN signs with its own clock, the one it later checks the policy's expiry with.
+        let form = self.0.avatar_upload_form(key);
+        Ok(AvatarUploadForm {
+            key: form.key,
+            credential: form.credential,
+            acl: form.acl,
+            algorithm: form.algorithm,
+            date: form.date,
+            policy: form.policy,
+            signature: form.signature,
+        })
+    }
+
+    async fn delete(&self, key: &str) {
+        if let Err(e) = self.0.delete(key).await {
+            tracing::warn!(error = %e, "could not delete an avatar object; it is orphaned");
+        }
+    }
+}
+
 /// Where a running server listens, for callers that bound port 0.
 #[derive(Debug, Clone)]
 pub struct Bound {
@@ -157,11 +259,12 @@ pub async fn run(
         (redis.clone(), Some(redis))
     };
     let link = Arc::new(BusLink(bus.clone()));
+    let cdn = open_cdn(&config, listener.local_addr()?, material.credentials_key).await?;
     let deps = Deps {
         stores: store.stores(),
         clock: Arc::new(SystemClock),
         disconnector: link.clone(),
-        avatars: Arc::new(heliograph_chat::profiles::NoAvatars),
+        avatars: Arc::new(CdnAvatars(cdn.clone())),
     };
     let registration = Registration::new(
         deps.clone(),
@@ -195,6 +298,10 @@ pub async fn run(
     let linking = Linking::new(deps.clone(), material.link_secret());
     let stop = CancellationToken::new();
     spawn_expiry(deps.clone(), stop.clone());
+    let sweeper = cdn.spawn_sweeper(
+        Duration::from_secs(config.cdn.sweep_interval_seconds),
+        stop.clone(),
+    );
     let state = AppState::new(StateParts {
         deps,
         registration,
@@ -209,6 +316,7 @@ pub async fn run(
             .clone()
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
+        cdn: cdn.clone(),
     });
     let app = heliograph_api::app(state.clone());
 
@@ -255,6 +363,10 @@ pub async fn run(
     {
         tracing::warn!("some sockets did not close within the shutdown grace period");
     }
+    if tokio::time::timeout(grace, cdn.close()).await.is_err() {
+        tracing::warn!("some uploads were still being stored after the shutdown grace period");
+    }
+    let _ = sweeper.await;
     if let Some(redis) = redis {
         redis.shutdown().await;
     }

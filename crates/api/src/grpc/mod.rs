@@ -2,6 +2,7 @@
 //! requests. They call the same domain services as the REST routes.
 
 pub mod accounts;
+pub mod attachments;
 pub mod keys;
 pub mod messages;
 
@@ -22,7 +23,8 @@ pub fn router(state: AppState) -> Router {
         .add_service(messages::server(state.clone()))
         .add_service(messages::anonymous_server(state.clone()))
         .add_service(accounts::server(state.clone()))
-        .add_service(accounts::anonymous_server(state))
+        .add_service(accounts::anonymous_server(state.clone()))
+        .add_service(attachments::server(state))
         .into_axum_router()
 }
 

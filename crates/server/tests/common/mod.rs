@@ -38,12 +38,22 @@ impl TestServer {
 
     /// Starts with extra overrides (plaintext listener, database URL...).
     pub async fn start_with(dir: tempfile::TempDir, extra: Overrides) -> TestServer {
+        Self::start_configured(dir, extra, |_| {}).await
+    }
+
+    /// Starts with extra overrides and any other configuration change `edit` makes.
+    pub async fn start_configured(
+        dir: tempfile::TempDir,
+        extra: Overrides,
+        edit: impl FnOnce(&mut heliograph_server::Config),
+    ) -> TestServer {
         let overrides = Overrides {
             data_dir: Some(dir.path().to_path_buf()),
             listen: Some("127.0.0.1:0".into()),
             ..extra
         };
-        let loaded = config::load(None, &overrides).unwrap();
+        let mut loaded = config::load(None, &overrides).unwrap();
+        edit(&mut loaded.config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
