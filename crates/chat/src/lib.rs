@@ -10,6 +10,7 @@ pub mod codes;
 pub mod devices;
 mod error;
 pub mod keys;
+pub mod limits;
 pub mod linking;
 pub mod messages;
 pub mod multi_recipient;
@@ -79,4 +80,6 @@ pub struct Deps {
     pub disconnector: Arc<dyn Disconnector>,
     /// The profile CDN's avatar objects.
     pub avatars: Arc<dyn profiles::AvatarStorage>,
+    /// Rate limits (token buckets shared through the bus).
+    pub limits: Arc<limits::RateLimiters>,
 }

@@ -439,6 +439,7 @@ mod tests {
             clock,
             disconnector: Arc::new(crate::NoDisconnect),
             avatars: Arc::new(crate::profiles::NoAvatars),
+            limits: Arc::new(crate::limits::RateLimiters::disabled()),
         };
         Linking::new(deps, [7u8; 32])
     }

@@ -14,6 +14,7 @@ use heliograph_types::{Aci, ServiceId};
 use crate::accounts::modify;
 use crate::auth::{unidentified_access_allowed, AuthenticatedDevice};
 use crate::keys::Access;
+use crate::limits::Limiter;
 use crate::zk::ZkService;
 use crate::{ChatError, ChatResult, Deps};
 
@@ -189,7 +190,13 @@ async fn permitted_target(deps: &Deps, target: ServiceId, access: &Access) -> Ch
         ServiceId::Pni(pni) => deps.stores.accounts.get_by_pni(pni).await?,
     };
     match access {
-        Access::Account(_) | Access::GroupSendToken => account.ok_or(ChatError::NotFound),
+        Access::Account(caller) => {
+            deps.limits
+                .check(Limiter::Profile, &caller.aci().to_string())
+                .await?;
+            account.ok_or(ChatError::NotFound)
+        }
+        Access::GroupSendToken => account.ok_or(ChatError::NotFound),
         Access::AccessKey(key) => {
             let account = account.ok_or(ChatError::Unauthorized)?;
             if matches!(target, ServiceId::Pni(_)) || !unidentified_access_allowed(&account, key) {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::accounts::modify;
 use crate::auth::AuthenticatedDevice;
+use crate::limits::Limiter;
 use crate::{ChatError, ChatResult, Deps};
 
 /// Length of a username hash.
@@ -67,6 +68,9 @@ pub async fn reserve(
         check_hash(hash)?;
     }
     let aci = auth.aci();
+    deps.limits
+        .check(Limiter::UsernameReserve, &aci.to_string())
+        .await?;
     let current = deps.stores.usernames.state(aci).await?.hash;
     if let Some(current) = current.filter(|c| candidates.contains(c)) {
         return Ok(current);
@@ -110,6 +114,9 @@ pub async fn confirm(
     heliograph_zk::username::verify_username_proof(proof, hash)
         .map_err(|_| ChatError::Unprocessable("invalid username proof".into()))?;
     let aci = auth.aci();
+    deps.limits
+        .check(Limiter::UsernameSet, &aci.to_string())
+        .await?;
     let state = deps.stores.usernames.state(aci).await?;
     if state.hash.as_deref() == Some(hash) {
         return Ok(ConfirmedUsername {
@@ -166,6 +173,9 @@ pub async fn set_link(
     keep_handle: bool,
 ) -> ChatResult<Uuid> {
     check_encrypted(encrypted_username)?;
+    deps.limits
+        .check(Limiter::UsernameLinkOperation, &auth.aci().to_string())
+        .await?;
     deps.stores
         .usernames
         .set_link(auth.aci(), encrypted_username, keep_handle, Uuid::new_v4())
@@ -175,6 +185,9 @@ pub async fn set_link(
 
 /// `DELETE /v1/accounts/username_link`.
 pub async fn delete_link(deps: &Deps, auth: &AuthenticatedDevice) -> ChatResult<()> {
+    deps.limits
+        .check(Limiter::UsernameLinkOperation, &auth.aci().to_string())
+        .await?;
     deps.stores.usernames.delete_link(auth.aci()).await?;
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct Config {
     pub blobs: BlobsConfig,
     /// The attachments and avatars CDN.
     pub cdn: CdnSection,
+    /// Rate limits.
+    pub rate_limits: RateLimitsSection,
     /// Extra `/v2/config` entries.
     #[serde(default)]
     pub remote_config: BTreeMap<String, String>,
@@ -178,6 +180,24 @@ pub struct CdnSection {
     pub upload_credential_ttl_seconds: i64,
     /// Seconds between expiry passes.
     pub sweep_interval_seconds: u64,
+}
+
+/// `[rate_limits]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimitsSection {
+    /// Whether limits apply at all.
+    pub enabled: bool,
+    /// Buckets by official limiter name.
+    pub buckets: BTreeMap<String, BucketConfig>,
+}
+
+/// One `[rate_limits.buckets.NAME]` table.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct BucketConfig {
+    /// Permits when full.
+    pub bucket_size: u64,
+    /// Milliseconds to regain one permit.
+    pub permit_regeneration_ms: u64,
 }
 
 /// CLI values that override every other layer (None = not given).

@@ -24,6 +24,7 @@ use heliograph_cdn::{BlobStore, Cdn, CdnConfig, S3Config};
 use heliograph_chat::certificates::CertificateIssuer;
 use heliograph_chat::clock::SystemClock;
 use heliograph_chat::codes::{CodeSender, LogSender, SmsConfig, SmsSender, TestSender};
+use heliograph_chat::limits::{LimitSpec, RateLimiters};
 use heliograph_chat::linking::Linking;
 use heliograph_chat::messages::{Messages, MessagesConfig};
 use heliograph_chat::profiles::{AvatarStorage, AvatarUploadForm};
@@ -194,6 +195,28 @@ async fn open_cdn(config: &Config, tls: SocketAddr, secret_root: [u8; 32]) -> an
     Ok(Cdn::new(store, cdn))
 }
 
+/// The rate limiters of `[rate_limits]`, over the bus's shared buckets.
+fn rate_limiters(config: &Config, bus: Arc<dyn Bus>) -> anyhow::Result<RateLimiters> {
+    if !config.rate_limits.enabled {
+        return Ok(RateLimiters::disabled());
+    }
+    let buckets = config
+        .rate_limits
+        .buckets
+        .iter()
+        .map(|(name, b)| {
+            (
+                name.clone(),
+                LimitSpec {
+                    bucket_size: b.bucket_size,
+                    regen: Duration::from_millis(b.permit_regeneration_ms),
+                },
+            )
+        })
+        .collect();
+    RateLimiters::new(bus, &buckets).map_err(|e| anyhow::anyhow!("rate_limits.buckets: {e}"))
+}
+
 /// The profile CDN as the avatar storage of profile updates and account deletion.
 struct CdnAvatars(Cdn);
 
@@ -265,6 +288,7 @@ pub async fn run(
         clock: Arc::new(SystemClock),
         disconnector: link.clone(),
         avatars: Arc::new(CdnAvatars(cdn.clone())),
+        limits: Arc::new(rate_limiters(&config, bus.clone())?),
     };
     let registration = Registration::new(
         deps.clone(),

@@ -299,3 +299,48 @@ async fn concurrent_reservations_have_one_winner() {
     assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|&&c| c == 409).count(), 7, "{codes:?}");
 }
+
+#[tokio::test]
+async fn reservations_are_rate_limited() {
+    let server =
+        TestServer::start_configured(tempfile::tempdir().unwrap(), Default::default(), |c| {
+            let bucket = c
+                .rate_limits
+                .buckets
+                .get_mut("usernameReserve")
+                .expect("the default configuration names every limiter");
+            bucket.bucket_size = 2;
+            bucket.permit_regeneration_ms = 60_000;
+        })
+        .await;
+    let alice = register(&server).await;
+    let body = || json!({"usernameHashes": [url64(&username_hash(&fresh_name()).unwrap())]});
+    for _ in 0..2 {
+        let resp = put(
+            &server,
+            &alice,
+            "/v1/accounts/username_hash/reserve",
+            body(),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = put(
+        &server,
+        &alice,
+        "/v1/accounts/username_hash/reserve",
+        body(),
+    )
+    .await;
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // Another account has its own bucket.
+    let bob = register(&server).await;
+    let resp = put(&server, &bob, "/v1/accounts/username_hash/reserve", body()).await;
+    assert_eq!(resp.status(), 200);
+}

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use heliograph_protocol::grpc::attachments as pb;
 use heliograph_protocol::grpc::errors;
 
-use super::authenticated;
+use super::{authenticated, status};
 use crate::state::AppState;
 
 /// The authenticated service.
@@ -28,11 +28,20 @@ impl pb::attachments_server::Attachments for AttachmentsService {
         &self,
         request: Request<pb::GetUploadFormRequest>,
     ) -> Result<Response<pb::GetUploadFormResponse>, Status> {
-        authenticated(&self.state, request.metadata()).await?;
+        let auth = authenticated(&self.state, request.metadata()).await?;
         let length = request.get_ref().upload_length;
         if length == 0 {
             return Err(Status::invalid_argument("upload_length must be at least 1"));
         }
+        self.state
+            .deps
+            .limits
+            .check(
+                heliograph_chat::limits::Limiter::AttachmentCreate,
+                &auth.aci().to_string(),
+            )
+            .await
+            .map_err(status)?;
         tracing::debug!(upload_length = length, "gRPC GetUploadForm");
         let outcome = match self.state.cdn.attachment_upload_form(Some(length)) {
             Ok(form) => pb::get_upload_form_response::Outcome::UploadForm(pb::UploadForm {

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use heliograph_cdn::UploadForm;
+use heliograph_chat::limits::Limiter;
 use heliograph_chat::ChatError;
 
 use crate::auth::Auth;
@@ -46,10 +47,15 @@ pub(crate) fn upload_length(raw: Option<&str>) -> ApiResult<Option<u64>> {
 /// remote config `grpc.AttachmentsGetUploadForm` moves it to gRPC.
 pub async fn get_upload_form(
     State(state): State<AppState>,
-    _auth: Auth,
+    Auth(auth): Auth,
     Query(query): Query<UploadFormQuery>,
 ) -> ApiResult<Json<UploadForm>> {
     let length = upload_length(query.upload_length.as_deref())?;
+    state
+        .deps
+        .limits
+        .check(Limiter::AttachmentCreate, &auth.aci().to_string())
+        .await?;
     let form = state
         .cdn
         .attachment_upload_form(length)
