@@ -290,6 +290,15 @@ impl Uploads {
             };
             return Err(UploadError::Conflict { current: now });
         }
+        // A writer that won this offset may already have composed the attachment and
+        // discarded the upload state, markers included, so our marker went into an empty
+        // directory. The attachment exists only after that writer's compose finished, so
+        // seeing it here means we lost.
+        if let Some(meta) = self.store.head(&key.object_path()).await? {
+            self.store.delete(&part_path(key, current)).await?;
+            self.store.delete(&data_path).await?;
+            return Err(UploadError::Conflict { current: meta.size });
+        }
         let offset = current + received;
         let mut complete = false;
         if offset == info.length {
