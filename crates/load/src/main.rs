@@ -32,6 +32,13 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a markdown table of criterion results (median time, and throughput where the
+    /// bench declares one) found under a criterion output directory.
+    Criterion {
+        /// Usually target/criterion.
+        #[arg(default_value = "target/criterion")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,9 +110,10 @@ struct RunArgs {
     /// throughput: device pairs.
     #[arg(long, default_value_t = 50)]
     pairs: usize,
-    /// throughput: target messages per second, all senders together.
-    #[arg(long, default_value_t = 1000.0)]
-    rate: f64,
+    /// throughput: target messages per second, all senders together; several rates (comma
+    /// separated) run one after the other as `throughput_<rate>`.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    rate: Vec<f64>,
     /// throughput: seconds to send.
     #[arg(long, default_value_t = 20.0)]
     duration: f64,
@@ -151,6 +159,10 @@ fn main() -> anyhow::Result<()> {
                 docs.push(doc);
             }
             print!("{}", report::markdown(&docs));
+            Ok(())
+        }
+        Command::Criterion { dir } => {
+            print!("{}", report::criterion_table(&dir)?);
             Ok(())
         }
         Command::Run(args) => {
@@ -203,6 +215,18 @@ fn unsupported(kind: Kind, s: Scenario) -> Option<&'static str> {
         ),
         _ => None,
     }
+}
+
+/// Adds a scenario's report, or its failure as an error.
+fn push(reports: &mut Vec<Report>, r: anyhow::Result<Report>, name: &str) {
+    let r = r.unwrap_or_else(|e| {
+        let mut r = Report::new(name);
+        r.errors.insert(format!("{e:#}"), 1);
+        r
+    });
+    let errors: u64 = r.errors.values().sum();
+    eprintln!("{}: done, {errors} errors", r.scenario);
+    reports.push(r);
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<u64> {
@@ -260,15 +284,30 @@ async fn run(args: RunArgs) -> anyhow::Result<u64> {
                 .await
             }
             Scenario::Throughput => {
-                scenarios::throughput::run(
-                    &mut ctx,
-                    &scenarios::throughput::Throughput {
-                        pairs: args.pairs,
-                        rate: args.rate,
-                        duration: Duration::from_secs_f64(args.duration),
-                    },
-                )
-                .await
+                let mut last = Ok(Report::new("throughput"));
+                for (i, rate) in args.rate.iter().enumerate() {
+                    let r = scenarios::throughput::run(
+                        &mut ctx,
+                        &scenarios::throughput::Throughput {
+                            pairs: args.pairs,
+                            rate: *rate,
+                            duration: Duration::from_secs_f64(args.duration),
+                        },
+                    )
+                    .await
+                    .map(|mut r| {
+                        if args.rate.len() > 1 {
+                            r.scenario = format!("throughput_{rate}");
+                        }
+                        r
+                    });
+                    if i + 1 == args.rate.len() {
+                        last = r;
+                    } else {
+                        push(&mut reports, r, "throughput");
+                    }
+                }
+                last
             }
             Scenario::Drain => {
                 scenarios::drain::run(
@@ -304,18 +343,7 @@ async fn run(args: RunArgs) -> anyhow::Result<u64> {
             }
             Scenario::All => continue,
         };
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                let name = format!("{:?}", s).to_lowercase();
-                let mut r = Report::new(&name);
-                r.errors.insert(format!("{e:#}"), 1);
-                r
-            }
-        };
-        let errors: u64 = r.errors.values().sum();
-        eprintln!("{}: done, {errors} errors", r.scenario);
-        reports.push(r);
+        push(&mut reports, r, &format!("{:?}", s).to_lowercase());
         if !ctx.server.alive() {
             eprintln!("the server exited; stopping");
             let mut r = Report::new("server");

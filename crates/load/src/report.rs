@@ -215,6 +215,82 @@ pub fn markdown(docs: &[RunDocument]) -> String {
     out
 }
 
+#[derive(Deserialize)]
+struct CriterionBenchmark {
+    full_id: String,
+    #[serde(default)]
+    throughput: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct CriterionEstimate {
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct CriterionEstimates {
+    median: CriterionEstimate,
+}
+
+fn duration(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// A markdown table of every criterion benchmark under `dir` (its `*/new/` results): median
+/// time per iteration, and bytes or elements per second where the bench declares them.
+pub fn criterion_table(dir: &std::path::Path) -> anyhow::Result<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") && p.join("estimates.json").exists() {
+                    out.push(p);
+                } else {
+                    walk(&p, out);
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, &mut found);
+    let mut rows = Vec::new();
+    for p in found {
+        let b: CriterionBenchmark =
+            serde_json::from_slice(&std::fs::read(p.join("benchmark.json"))?)?;
+        let e: CriterionEstimates =
+            serde_json::from_slice(&std::fs::read(p.join("estimates.json"))?)?;
+        let ns = e.median.point_estimate;
+        let rate = match b.throughput.as_ref() {
+            Some(serde_json::Value::Object(t)) => {
+                if let Some(n) = t.get("Bytes").and_then(|v| v.as_f64()) {
+                    format!("{:.0} MiB/s", n / (ns / 1e9) / (1 << 20) as f64)
+                } else if let Some(n) = t.get("Elements").and_then(|v| v.as_f64()) {
+                    format!("{} elements/s", number(n / (ns / 1e9)))
+                } else {
+                    String::new()
+                }
+            }
+            _ => format!("{}/s", number(1e9 / ns)),
+        };
+        rows.push((b.full_id, duration(ns), rate));
+    }
+    rows.sort();
+    let mut out = String::from("| benchmark | median | rate |\n|---|---:|---:|\n");
+    for (id, t, r) in rows {
+        let _ = writeln!(out, "| {id} | {t} | {r} |");
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,17 +99,48 @@ fn queue(c: &mut Criterion) {
 
     let url = std::env::var("HELIOGRAPH_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.into());
     match rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), PostgresStore::connect(&url)).await
+        tokio::time::timeout(Duration::from_secs(5), private_schema(&url)).await
     }) {
-        Ok(Ok(pg)) => {
+        Ok(Ok((schema, pg))) => {
             bench_backend(c, "postgres", &rt, &pg.stores());
             rt.block_on(pg.close());
+            let _ = rt.block_on(drop_schema(&url, &schema));
         }
         Ok(Err(e)) => {
             eprintln!("PostgreSQL at {url} is unreachable ({e}): skipping its benchmarks")
         }
         Err(_) => eprintln!("PostgreSQL at {url} did not answer in 5 s: skipping its benchmarks"),
     }
+}
+
+/// Opens the store in a schema of its own, so this run's migrations never meet those another
+/// branch applied to the shared database.
+async fn private_schema(url: &str) -> Result<(String, PostgresStore), String> {
+    use sqlx::Connection;
+    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let store = PostgresStore::connect(&scoped)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((schema, store))
+}
+
+async fn drop_schema(url: &str, schema: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await
 }
 
 criterion_group!(benches, queue);
