@@ -80,6 +80,16 @@ impl Relay {
     }
 }
 
+/// The WebSocket read buffer per socket: tungstenite's 128 KiB default, as axum (and so
+/// heliograph) uses, unless `HELIOGRAPH_ECHO_READ_BUFFER` gives another size, to measure
+/// what that buffer costs an idle connection.
+fn read_buffer_size() -> usize {
+    std::env::var("HELIOGRAPH_ECHO_READ_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128 * 1024)
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -203,6 +213,7 @@ fn upgrade(relay: Arc<Relay>, mut req: Request<Incoming>) -> Response<Empty<Byte
         };
         let mut config = WebSocketConfig::default();
         config.max_message_size = Some(512 * 1024);
+        config.read_buffer_size = read_buffer_size();
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;

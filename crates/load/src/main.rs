@@ -92,8 +92,9 @@ struct RunArgs {
     /// Ciphertext bytes per message.
     #[arg(long, default_value_t = 512)]
     payload_bytes: usize,
-    /// Send 1:1 messages sealed-sender (unauthenticated socket, access key) instead of
-    /// identified (which makes the server queue a delivery receipt per message).
+    /// throughput: send sealed-sender (unauthenticated socket, access key) instead of
+    /// identified, which makes the server queue a delivery receipt per message. The drain
+    /// and fan-out scenarios always send sealed.
     #[arg(long)]
     sealed: bool,
     /// Registrations or connects in flight while setting up.

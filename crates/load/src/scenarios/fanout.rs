@@ -154,7 +154,8 @@ pub async fn run(ctx: &mut Ctx, p: &Fanout) -> anyhow::Result<Report> {
     progress.finish().await;
     r.latency("e2e", &measure.latency)
         .metric("delivered", measure.delivered.get() as f64)
-        .metric("duplicates", measure.duplicates.get() as f64);
+        .metric("duplicates", measure.duplicates.get() as f64)
+        .metric("leftover_pushes", measure.foreign.get() as f64);
     sender.close().await;
     close_all(devices).await;
     r.errors_from(&measure.errors);

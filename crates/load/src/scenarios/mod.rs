@@ -221,14 +221,23 @@ impl Measure {
 
     /// Waits until `count` marked messages have been delivered; `false` on timeout.
     pub async fn wait_delivered(&self, count: u64, limit: std::time::Duration) -> bool {
+        self.wait_for(&self.delivered, count, limit).await
+    }
+
+    /// Waits until `count` delivery receipts have arrived; `false` on timeout.
+    pub async fn wait_receipts(&self, count: u64, limit: std::time::Duration) -> bool {
+        self.wait_for(&self.receipts, count, limit).await
+    }
+
+    async fn wait_for(&self, counter: &Counter, count: u64, limit: std::time::Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.progressed.notified();
-            if self.delivered.get() >= count {
+            if counter.get() >= count {
                 return true;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.delivered.get() >= count;
+                return counter.get() >= count;
             }
         }
     }
@@ -264,6 +273,7 @@ impl PushHandler for DeviceHandler {
         let m = &self.measure;
         if envelope.r#type == Some(envelope::Type::ServerDeliveryReceipt as i32) {
             m.receipts.inc();
+            m.progressed.notify_waiters();
             return;
         }
         let content = envelope.content.unwrap_or_default();

@@ -38,9 +38,10 @@ pub(crate) struct Sender {
 }
 
 impl Sender {
-    /// A sender for `device`; opens an unauthenticated socket for sealed sends.
-    pub(crate) async fn open(ctx: &Ctx, own: Arc<Socket>) -> anyhow::Result<Sender> {
-        if ctx.common.sealed {
+    /// A sender for a device whose socket is `own`; opens an unauthenticated socket for
+    /// sealed sends.
+    pub(crate) async fn open(ctx: &Ctx, own: Arc<Socket>, sealed: bool) -> anyhow::Result<Sender> {
+        if sealed {
             Ok(Sender {
                 socket: Arc::new(Socket::unauthenticated(&ctx.target).await?),
                 sealed: true,
@@ -98,7 +99,9 @@ pub async fn run(ctx: &mut Ctx, p: &Throughput) -> anyhow::Result<Report> {
     let mut senders = Vec::new();
     for d in devices {
         let own = Arc::new(d.socket);
-        senders.push(Arc::new(Sender::open(ctx, own.clone()).await?));
+        senders.push(Arc::new(
+            Sender::open(ctx, own.clone(), ctx.common.sealed).await?,
+        ));
         sockets.push((d.account, own, d.handler));
     }
 
@@ -183,6 +186,21 @@ pub async fn run(ctx: &mut Ctx, p: &Throughput) -> anyhow::Result<Report> {
 
     // Everything accepted must arrive.
     measure.wait_delivered(sent.get(), DELIVERY_GRACE).await;
+    let delivered_secs = started.elapsed().as_secs_f64();
+    // Identified sends: each acknowledgement makes the server queue a receipt for the
+    // sender. Wait for them, so no backlog is left for the next scenario.
+    if !ctx.common.sealed {
+        let expected = measure.delivered.get();
+        if !measure.wait_receipts(expected, DELIVERY_GRACE).await {
+            measure.errors.add_n(
+                format!(
+                    "delivery receipts missing after {}s",
+                    DELIVERY_GRACE.as_secs()
+                ),
+                expected.saturating_sub(measure.receipts.get()),
+            );
+        }
+    }
     let total_secs = started.elapsed().as_secs_f64();
     let cpu_after = ctx.server.sample();
     progress.finish().await;
@@ -225,7 +243,9 @@ pub async fn run(ctx: &mut Ctx, p: &Throughput) -> anyhow::Result<Report> {
         .metric("receipts", measure.receipts.get() as f64)
         .metric("send_rate_per_s", sent.get() as f64 / send_secs)
         .metric("delivered_per_s", delivered_at_stop as f64 / send_secs)
-        .metric("drain_after_stop_s", total_secs - send_secs)
+        .metric("drain_after_stop_s", delivered_secs - send_secs)
+        .metric("receipts_after_stop_s", total_secs - delivered_secs)
+        .metric("leftover_pushes", measure.foreign.get() as f64)
         .latency("e2e", &measure.latency)
         .latency("send_rtt", &send_rtt)
         .metric("server_cpu_s", cpu)
