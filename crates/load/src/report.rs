@@ -92,7 +92,12 @@ pub fn summary(doc: &RunDocument) -> String {
 
 /// Figures shown in the markdown tables, per scenario, in order (others stay in the JSON).
 fn key_metrics(scenario: &str, available: &[&String]) -> Vec<String> {
-    let fixed: &[&str] = match scenario {
+    let kind = if scenario.starts_with("throughput") {
+        "throughput"
+    } else {
+        scenario
+    };
+    let fixed: &[&str] = match kind {
         "idle" => &[
             "connected",
             "connect_per_s",
@@ -123,6 +128,7 @@ fn key_metrics(scenario: &str, available: &[&String]) -> Vec<String> {
             "rss_per_queued_message_bytes",
             "drain_s",
             "drain_per_s",
+            "acks_pending_after_delivery_s",
             "device_drained_p50_ms",
             "device_drained_max_ms",
             "drain_server_cpu_us_per_message",

@@ -287,7 +287,9 @@ impl Socket {
         self.is_closed.load(Ordering::SeqCst)
     }
 
-    /// Closes the socket normally (1000) and waits until the server has seen it, at most 5 s.
+    /// Closes the socket normally (1000) and waits, at most 60 s, until the server closes its
+    /// side. The server reads frames in order, so by then it has handled every
+    /// acknowledgement sent before.
     pub async fn close(self) {
         self.closing.store(true, Ordering::SeqCst);
         let notified = self.closed.notified();
@@ -295,7 +297,7 @@ impl Socket {
             return;
         }
         let _ = self.out.send(Message::Close(None)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), notified).await;
+        let _ = tokio::time::timeout(Duration::from_secs(60), notified).await;
     }
 }
 

@@ -124,10 +124,12 @@ pub async fn run(ctx: &mut Ctx, p: &Drain) -> anyhow::Result<Report> {
             .errors
             .add_n("queued but not delivered", expected - delivered);
     }
-    // Let the last acknowledgements land before measuring the store again.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let store_after = ctx.server.store_bytes();
+    // Closing waits for the server to close each socket, which it does after handling the
+    // acknowledgements before the close: then the queues are empty.
+    let closing = Instant::now();
     close_all(devices).await;
+    let acks_after_delivery_s = closing.elapsed().as_secs_f64();
+    let store_after = ctx.server.store_bytes();
     drop(senders);
     let mut rest = Vec::new();
     for (account, socket, handler) in sender_sockets {
@@ -154,6 +156,7 @@ pub async fn run(ctx: &mut Ctx, p: &Drain) -> anyhow::Result<Report> {
         .metric("duplicates", measure.duplicates.get() as f64)
         .metric("drain_s", drain_secs)
         .metric("drain_per_s", delivered as f64 / drain_secs)
+        .metric("acks_pending_after_delivery_s", acks_after_delivery_s)
         .latency("device_drained", &completion)
         .latency("connect", &connect_times)
         .metric("queue_empty_seen", measure.queue_empty.get() as f64)
