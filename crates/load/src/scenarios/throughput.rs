@@ -30,6 +30,9 @@ pub struct Throughput {
 const IN_FLIGHT_PER_DEVICE: usize = 32;
 /// How long delivery of what was accepted may take after sending stops.
 const DELIVERY_GRACE: Duration = Duration::from_secs(15);
+/// How long the delivery receipts may take after that (a saturated server is still working
+/// through acknowledgements when the last message arrives).
+const RECEIPT_GRACE: Duration = Duration::from_secs(60);
 
 /// How a device sends: identified over its own socket, or sealed over an unauthenticated one.
 pub(crate) struct Sender {
