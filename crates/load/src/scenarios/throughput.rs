@@ -195,11 +195,11 @@ pub async fn run(ctx: &mut Ctx, p: &Throughput) -> anyhow::Result<Report> {
     // has no receipts.)
     if !ctx.common.sealed && ctx.kind != crate::server::Kind::Echo {
         let expected = measure.delivered.get();
-        if !measure.wait_receipts(expected, DELIVERY_GRACE).await {
+        if !measure.wait_receipts(expected, RECEIPT_GRACE).await {
             measure.errors.add_n(
                 format!(
                     "delivery receipts missing after {}s",
-                    DELIVERY_GRACE.as_secs()
+                    RECEIPT_GRACE.as_secs()
                 ),
                 expected.saturating_sub(measure.receipts.get()),
             );
