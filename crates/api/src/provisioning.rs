@@ -44,6 +44,8 @@ pub async fn get_provisioning(
     };
     let tasks = state.tasks.clone();
     ws.max_message_size(64 * 1024)
+        .read_buffer_size(crate::websocket::SOCKET_BUFFER_BYTES)
+        .write_buffer_size(crate::websocket::SOCKET_BUFFER_BYTES)
         .on_upgrade(move |socket| tasks.track_future(run(state, socket)))
 }
 

@@ -34,6 +34,11 @@ use heliograph_bus::SocketEvent;
 
 /// Largest frame accepted.
 pub const MAX_FRAME_BYTES: usize = 512 * 1024;
+
+/// Initial read and write buffer of each socket. tungstenite's default of 128 KiB per socket
+/// was most of an idle connection's memory (docs/benchmarks.md); buffers still grow for
+/// larger frames.
+pub const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
 /// Largest response body returned through the socket.
 const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// A socket that receives nothing for this long is closed.
@@ -91,6 +96,8 @@ pub async fn get_websocket(
     let tasks = state.tasks.clone();
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             tasks.track_future(async move {
                 run_session(state, socket, principal, info).await;
