@@ -314,10 +314,10 @@ for (const httpVersion of HTTP_VERSIONS) {
       assert.equal(alice.listener.envelopes().filter((e) => e.type === EnvelopeType.SERVER_DELIVERY_RECEIPT && e.clientTimestamp === ts).length, 0, 'no receipt for a sealed message');
     });
 
-    test('at most 256 unacked pushes in flight; acking one releases exactly the next', { ...T, timeout: 120000 }, async () => {
+    test('at most 256 unacked pushes in flight; acks refill in batches of 64', { ...T, timeout: 120000 }, async () => {
       need();
       if (bob) { await bob.chat.disconnect(); bob = null; }
-      const N = 260;
+      const N = 330;
       const stamps = [];
       for (let i = 0; i < N; i++) {
         const ts = uniqueTs();
@@ -331,10 +331,22 @@ for (const httpVersion of HTTP_VERSIONS) {
       bob = await connectDevice(net, B, { listener });
       await listener.waitFor((l) => l.messages.length >= 256, 30000, '256 pushes');
       assert.equal(listener.queueEmpty, 0, 'no queue-empty while the backlog is unacked');
-      listener.messages[0].ack.send(200);
-      await listener.waitFor((l) => l.messages.length >= 257, WAIT_MS, 'the 257th push after one ack');
-      assert.equal(listener.messages.length, 257, `exactly one more after one ack (got ${listener.messages.length})`);
-      for (const m of listener.messages.slice(1)) m.ack.send(200);
+      // A request on Bob's own socket is read after every ack sent before it, and its answer
+      // follows any push those acks released.
+      const barrierOnBob = async () => {
+        const probe = await request(bob.chat, 'GET', '/v1/accounts/whoami');
+        assert.equal(probe.status, 200, probe.text);
+      };
+      // 63 acks leave 193 in flight: no room for a batch of 64, so nothing more is pushed.
+      for (const m of listener.messages.slice(0, 63)) m.ack.send(200);
+      await barrierOnBob();
+      assert.equal(listener.messages.length, 256, `no push after 63 acks (got ${listener.messages.length})`);
+      // The 64th frees a whole batch.
+      listener.messages[63].ack.send(200);
+      await listener.waitFor((l) => l.messages.length >= 320, WAIT_MS, 'the next batch after 64 acks');
+      await barrierOnBob();
+      assert.equal(listener.messages.length, 320, `exactly one batch more after 64 acks (got ${listener.messages.length})`);
+      for (const m of listener.messages.slice(64)) m.ack.send(200);
       listener.autoAck = true;
       await listener.waitFor((l) => l.queueEmpty >= 1, 30000, 'queue empty after acking everything');
       const got = listener.envelopes().map((e) => e.clientTimestamp).filter((t) => stamps.includes(t));

@@ -2,6 +2,11 @@
 //! `PUT /api/v1/message` requests in queue order with a bounded number in flight, deletes each
 //! one only when the client answers 2xx, and sends `PUT /api/v1/queue/empty` once the stored
 //! backlog has been pushed (without waiting for its answer, which libsignal never sends).
+//!
+//! The socket reads the store in batches: after acknowledgements it refills only once a whole
+//! batch fits and the last read left messages behind; new messages arriving for the device wake
+//! it up through the bus. So a drained backlog costs one queue read per [`BATCH`] messages, not
+//! one per acknowledgement.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,8 +22,8 @@ use crate::timestamp::now_ms;
 
 /// Pushes in flight per socket.
 pub const MAX_IN_FLIGHT: usize = 256;
-/// Messages read from the store per refill.
-const BATCH: usize = 64;
+/// Messages pushed per refill at most; acknowledgements refill once this many slots are free.
+pub const BATCH: usize = 64;
 
 enum Pending {
     Stored(MessageGuid),
@@ -35,6 +40,9 @@ pub struct Delivery {
     in_flight: HashMap<u64, Pending>,
     pushed: HashSet<MessageGuid>,
     queue_empty_sent: bool,
+    /// The last read stopped before the end of the queue (or failed): there is more to push
+    /// once room frees up. When it is false, only a wake-up from the bus refills.
+    more_stored: bool,
 }
 
 fn request(id: u64, path: &str, body: Option<Vec<u8>>) -> Vec<u8> {
@@ -63,6 +71,7 @@ impl Delivery {
             in_flight: HashMap::new(),
             pushed: HashSet::new(),
             queue_empty_sent: false,
+            more_stored: true,
         }
     }
 
@@ -92,10 +101,12 @@ impl Delivery {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the message queue");
+                    self.more_stored = true;
                     return frames;
                 }
             };
             let exhausted = batch.len() < limit as usize;
+            self.more_stored = !exhausted;
             let mut added = 0;
             for msg in batch {
                 if self.pushed.contains(&msg.guid) {
@@ -104,13 +115,18 @@ impl Delivery {
                 self.pushed.insert(msg.guid);
                 if msg.story && !self.receive_stories {
                     // Stories are withheld from sockets that did not ask for them, and
-                    // acknowledged silently.
-                    let _ = state
+                    // acknowledged silently. Once deleted it no longer counts among the rows
+                    // a read has to skip.
+                    if state
                         .deps
                         .stores
                         .messages
                         .delete(self.aci, self.device, msg.guid)
-                        .await;
+                        .await
+                        .is_ok()
+                    {
+                        self.pushed.remove(&msg.guid);
+                    }
                     continue;
                 }
                 let id = self.next_id();
@@ -142,7 +158,7 @@ impl Delivery {
 
     /// The client answered a push. A 2xx deletes the message (and sends the delivery
     /// receipt); anything else leaves it queued for the next connection. Returns whether the
-    /// socket should refill.
+    /// socket should refill: when messages are left in the store and a whole batch fits.
     pub async fn on_response(&mut self, state: &AppState, id: u64, status: u32) -> bool {
         match self.in_flight.remove(&id) {
             Some(Pending::Stored(guid)) => {
@@ -156,7 +172,7 @@ impl Delivery {
                     }
                     self.pushed.remove(&guid);
                 }
-                true
+                self.more_stored && self.in_flight.len() + BATCH <= MAX_IN_FLIGHT
             }
             // QueueEmpty answers are not expected but harmless; ephemeral ones need nothing.
             Some(Pending::Ephemeral) | Some(Pending::QueueEmpty) | None => false,
