@@ -67,6 +67,35 @@ impl Store {
         }
     }
 
+    /// Keeps an embedded store's WAL bounded: every ten seconds it is truncated once it has
+    /// grown past [`WAL_LIMIT_BYTES`](heliograph_storage::sqlite::WAL_LIMIT_BYTES).
+    /// PostgreSQL manages its own log.
+    fn spawn_wal_bound(&self, stop: CancellationToken) {
+        use heliograph_storage::sqlite::{WalCheckpoint, WAL_LIMIT_BYTES};
+        let Store::Sqlite(store) = self else { return };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                match store.bound_wal(WAL_LIMIT_BYTES).await {
+                    Ok(WalCheckpoint::WithinLimit) => {}
+                    Ok(WalCheckpoint::Truncated { bytes }) => {
+                        tracing::info!(bytes, "SQLite WAL checkpointed and truncated")
+                    }
+                    Ok(WalCheckpoint::Busy { bytes }) => {
+                        tracing::warn!(bytes, "SQLite WAL checkpoint could not finish; retrying")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "SQLite WAL checkpoint failed"),
+                }
+            }
+        });
+    }
+
     async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
@@ -322,6 +351,7 @@ pub async fn run(
     let linking = Linking::new(deps.clone(), material.link_secret());
     let stop = CancellationToken::new();
     spawn_expiry(deps.clone(), stop.clone());
+    store.spawn_wal_bound(stop.clone());
     let sweeper = cdn.spawn_sweeper(
         Duration::from_secs(config.cdn.sweep_interval_seconds),
         stop.clone(),
