@@ -99,9 +99,9 @@ impl SqliteStore {
     }
 
     /// Checkpoints and truncates the WAL when it has grown past `limit` bytes. The checkpoint
-    /// runs on the writer connection, so writes of this process wait behind it (it copies at
-    /// most `limit` bytes back, plus what arrived since the last call); it waits for readers
-    /// on older snapshots up to the busy timeout.
+    /// runs on the writer connection, so writes of this process wait behind it while it copies
+    /// the WAL's pages back into the database; it waits for readers on older snapshots up to
+    /// the busy timeout.
     pub async fn bound_wal(&self, limit: u64) -> Result<WalCheckpoint, StoreError> {
         let Some(path) = &self.wal else {
             return Ok(WalCheckpoint::WithinLimit);
